@@ -1,0 +1,1 @@
+"""Lightning + Hydra template for small-data studies."""

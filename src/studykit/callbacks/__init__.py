@@ -1,0 +1,1 @@
+"""Lightning callbacks that turn what the classifier measures into files and TensorBoard entries."""

@@ -1,0 +1,92 @@
+"""The one LightningModule: trains any classification network with cross-entropy and measures it.
+
+Per epoch it reports `train/loss`, `train/acc`, `val/loss`, `val/acc` (what early stopping and checkpoints
+watch). Testing runs over the train, val and test splits (see `InMemoryDataModule.test_dataloader`) and
+keeps each split's confusion matrix, so the best checkpoint is measured on all three.
+"""
+from collections.abc import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+from lightning import LightningModule
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassConfusionMatrix
+
+from studykit.data.in_memory import SPLITS
+from studykit.errors import ConfigError
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+
+
+def check_optimizer(optimizer: OptimizerFactory) -> None:
+    """Build the optimizer once on a dummy tensor, so torch rejects a bad setting (lr < 0, ...) before training."""
+    try:
+        optimizer([nn.Parameter(torch.zeros(1))])
+    except ValueError as error:
+        raise ConfigError("optimizer", getattr(optimizer, "keywords", optimizer), str(error)) from None
+
+
+class Classifier(LightningModule):
+    def __init__(self, network: nn.Module, optimizer: OptimizerFactory, class_names: list[str], run_config: dict | None = None):
+        """`run_config` is the resolved run config; it is stored in checkpoints so `eval.py` can rebuild the run."""
+        super().__init__()
+        self.save_hyperparameters("class_names", "run_config", logger=False)
+        self.network = network
+        self.optimizer_factory = optimizer
+        check_optimizer(optimizer)
+        num_classes = len(class_names)
+        # One of each per split, in the order of SPLITS (a ModuleDict cannot hold the key "train").
+        self.losses = nn.ModuleList(MeanMetric() for _ in SPLITS)
+        self.confusion = nn.ModuleList(MulticlassConfusionMatrix(num_classes, validate_args=False) for _ in SPLITS)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        return self.network(inputs)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.parameters())
+
+    def _step(self, batch: tuple[Tensor, Tensor], split_index: int) -> Tensor:
+        inputs, targets = batch
+        logits = self.network(inputs)
+        loss = F.cross_entropy(logits, targets)
+        self.losses[split_index].update(loss.detach(), len(targets))
+        self.confusion[split_index].update(logits.detach().argmax(dim=1), targets)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, SPLITS.index("train"))
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, SPLITS.index("val"))
+
+    def test_step(self, batch, batch_idx, dataloader_idx=0):
+        self._step(batch, dataloader_idx)
+
+    def confusion_counts(self, split: str) -> Tensor:
+        return self.confusion[SPLITS.index(split)].compute()
+
+    def _epoch_metrics(self, split: str) -> dict[str, Tensor]:
+        index = SPLITS.index(split)
+        counts = self.confusion[index].compute()
+        values = {f"{split}/loss": self.losses[index].compute(), f"{split}/acc": counts.trace() / counts.sum()}
+        self.losses[index].reset()
+        self.confusion[index].reset()
+        return values
+
+    def on_validation_epoch_end(self):
+        # Validation closes each training epoch, so the training metrics are complete here too. They are logged
+        # for callbacks only: `EpochHistory` writes them to the loggers against the epoch and elapsed time.
+        splits = ["val"]
+        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+            splits.append("train")
+        for split in splits:
+            self.log_dict(self._epoch_metrics(split), logger=False)
+
+    def on_test_epoch_start(self):
+        self.test_confusion: dict[str, Tensor] = {}
+
+    def on_test_epoch_end(self):
+        for split in SPLITS:
+            self.test_confusion[split] = self.confusion_counts(split).cpu()
+            self.log_dict(self._epoch_metrics(split), logger=False)

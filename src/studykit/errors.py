@@ -1,0 +1,33 @@
+"""The one error type that means "the config is wrong": it names the key, the bad value and what is accepted."""
+
+
+class ConfigError(ValueError):
+    def __init__(self, key: str, value: object, accepted: str):
+        self.key, self.value, self.accepted = key, value, accepted
+        super().__init__(f"{key}={value!r} is invalid: {accepted}")
+
+    def under(self, group: str) -> "ConfigError":
+        """The same error with the key prefixed by its config group (`hidden` -> `model.hidden`)."""
+        return ConfigError(f"{group}.{self.key}", self.value, self.accepted)
+
+
+def require_choice(key: str, value: str, choices) -> str:
+    if value not in choices:
+        raise ConfigError(key, value, "accepted: " + ", ".join(sorted(choices)))
+    return value
+
+
+def require_int_at_least(key: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(key, value, f"must be an integer >= {minimum}")
+    return value
+
+
+def require_fraction(key: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ConfigError(key, value, "must be a number strictly between 0 and 1")
+    return float(value)
+
+
+class DataError(RuntimeError):
+    """Data files that are missing, unreadable or corrupt; the message says which file and how to fix it."""

@@ -1,0 +1,1 @@
+"""Plain `nn.Module` networks; each takes `input_shape` and `num_classes` from the data set."""

@@ -1,0 +1,61 @@
+"""What a finished run leaves for people and tools: metrics.json, and the HParams entry in TensorBoard."""
+import json
+import os
+from pathlib import Path
+
+import torch
+from lightning import Trainer
+from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from studykit.data.in_memory import SPLITS
+
+HPARAM_GROUPS = ("data", "model", "optimizer")
+
+
+def write_json(path: Path, content: dict) -> None:
+    """Write through a temporary file and rename, so readers never see half a file."""
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(content, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def final_metrics(trainer: Trainer) -> dict[str, float]:
+    """`train_loss`, `train_acc`, ... `test_acc` of the tested checkpoint, from the test stage's metrics."""
+    return {
+        f"{split}_{name}": float(trainer.callback_metrics[f"{split}/{name}"])
+        for split in SPLITS
+        for name in ("loss", "acc")
+    }
+
+
+def checkpoint_epoch(path: str) -> int:
+    """The 1-based epoch at which a Lightning checkpoint was saved."""
+    return torch.load(path, map_location="cpu", weights_only=True)["epoch"] + 1
+
+
+def parameter_count(network: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in network.parameters())
+
+
+def hyperparameters(cfg: DictConfig, choices: dict[str, str]) -> dict:
+    """The run's settings for TensorBoard's HParams tab: each group's choice and fields, the seed, the limits."""
+    params: dict = {"seed": cfg.seed, "max_epochs": cfg.trainer.max_epochs}
+    for group in HPARAM_GROUPS:
+        fields = OmegaConf.to_container(cfg[group], resolve=True)
+        params[group] = choices.get(group)
+        for key, value in fields.items():
+            if not key.startswith("_") and not key.endswith("_dir"):
+                params[f"{group}.{key}"] = str(value) if isinstance(value, (list, dict)) else value
+    if "early_stopping" in cfg.callbacks:
+        params["patience"] = cfg.callbacks.early_stopping.patience
+    return params
+
+
+def log_hparams(trainer: Trainer, params: dict, summary: dict) -> None:
+    metrics = {f"final/{key}": value for key, value in summary.items() if isinstance(value, (int, float))}
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(params, metrics)
+            logger.save()
