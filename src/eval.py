@@ -6,6 +6,7 @@
 The checkpoint carries its run's config, so nothing else needs repeating. The eval run dir gets
 metrics.json, confusion_<split>.png and TensorBoard events.
 """
+
 import logging
 import os
 from pathlib import Path

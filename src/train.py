@@ -8,6 +8,7 @@
 Each run dir holds metrics.json, history.csv, the resolved config.yaml, checkpoints/{best,last}.ckpt,
 confusion_<split>.png and the TensorBoard events (`make tensorboard`).
 """
+
 import logging
 import os
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The default run trains and tests on digits and leaves its files; same seed, same metrics."""
+
 import csv
 
 import torch
@@ -15,8 +16,11 @@ def test_default_run_writes_metrics(default_run):
     assert 1 <= metrics["best_epoch"] <= 4
     assert metrics["params"] == 64 * 40 + 40 + 40 * 10 + 10
     assert metrics["train_seconds"] > 0
-    assert metrics["overrides"] == ["callbacks.progress_bar.refresh_rate=0", f"paths.log_dir={default_run.parent}",
-                                    "trainer.max_epochs=4"]
+    assert metrics["overrides"] == [
+        "callbacks.progress_bar.refresh_rate=0",
+        f"paths.log_dir={default_run.parent}",
+        "trainer.max_epochs=4",
+    ]
     assert all(0 <= metrics[f"{split}_acc"] <= 1 for split in ("train", "val", "test"))
     # 4 epochs of Adam on standardized digits already classify most of them.
     assert metrics["val_acc"] > 0.7 and metrics["test_acc"] > 0.7
@@ -53,8 +57,10 @@ def test_resolved_config_and_confusion_files(default_run):
 
 
 def test_same_seed_same_metrics_other_seed_differs(tmp_path):
-    runs = {name: train_in_process(tmp_path / name, "trainer.max_epochs=2", f"seed={seed}")
-            for name, seed in (("a", 3), ("b", 3), ("c", 4))}
+    runs = {
+        name: train_in_process(tmp_path / name, "trainer.max_epochs=2", f"seed={seed}")
+        for name, seed in (("a", 3), ("b", 3), ("c", 4))
+    }
     for summary in runs.values():
         summary.pop("train_seconds")
         summary.pop("overrides")

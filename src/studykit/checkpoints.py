@@ -1,4 +1,5 @@
 """Reading checkpoints written by src/train.py safely (tensors and plain data only, nothing executed)."""
+
 import pickle
 import zipfile
 from pathlib import Path
@@ -15,7 +16,9 @@ def read_run_config(path: str) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as error:
-        raise ConfigError("ckpt_path", path, f"not a readable torch checkpoint ({str(error).splitlines()[0]})") from None
+        raise ConfigError(
+            "ckpt_path", path, f"not a readable torch checkpoint ({str(error).splitlines()[0]})"
+        ) from None
     run_config = checkpoint.get("hyper_parameters", {}).get("run_config") if isinstance(checkpoint, dict) else None
     if not run_config:
         raise ConfigError("ckpt_path", path, "not a checkpoint written by src/train.py (it holds no run config)")

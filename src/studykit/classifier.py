@@ -4,6 +4,7 @@ Per epoch it reports `train/loss`, `train/acc`, `val/loss`, `val/acc` (what earl
 watch). Testing runs over the train, val and test splits (see `InMemoryDataModule.test_dataloader`) and
 keeps each split's confusion matrix, so the best checkpoint is measured on all three.
 """
+
 from collections.abc import Callable, Iterable
 
 import torch
@@ -28,7 +29,9 @@ def check_optimizer(optimizer: OptimizerFactory) -> None:
 
 
 class Classifier(LightningModule):
-    def __init__(self, network: nn.Module, optimizer: OptimizerFactory, class_names: list[str], run_config: dict | None = None):
+    def __init__(
+        self, network: nn.Module, optimizer: OptimizerFactory, class_names: list[str], run_config: dict | None = None
+    ):
         """`run_config` is the resolved run config; it is stored in checkpoints so `eval.py` can rebuild the run."""
         super().__init__()
         self.save_hyperparameters("class_names", "run_config", logger=False)
@@ -39,6 +42,7 @@ class Classifier(LightningModule):
         # One of each per split, in the order of SPLITS (a ModuleDict cannot hold the key "train").
         self.losses = nn.ModuleList(MeanMetric() for _ in SPLITS)
         self.confusion = nn.ModuleList(MulticlassConfusionMatrix(num_classes, validate_args=False) for _ in SPLITS)
+        self.batch_results: list[list[tuple[Tensor, Tensor, Tensor]]] = [[] for _ in SPLITS]
 
     def forward(self, inputs: Tensor) -> Tensor:
         return self.network(inputs)
@@ -50,8 +54,9 @@ class Classifier(LightningModule):
         inputs, targets = batch
         logits = self.network(inputs)
         loss = F.cross_entropy(logits, targets)
-        self.losses[split_index].update(loss.detach(), len(targets))
-        self.confusion[split_index].update(logits.detach().argmax(dim=1), targets)
+        # Kept per batch and handed to the metrics once per epoch: a torchmetrics update per step would cost
+        # more than the step itself for the small networks this template is for.
+        self.batch_results[split_index].append((loss.detach(), logits.detach().argmax(dim=1), targets))
         return loss
 
     def training_step(self, batch, batch_idx):
@@ -63,13 +68,17 @@ class Classifier(LightningModule):
     def test_step(self, batch, batch_idx, dataloader_idx=0):
         self._step(batch, dataloader_idx)
 
-    def confusion_counts(self, split: str) -> Tensor:
-        return self.confusion[SPLITS.index(split)].compute()
-
     def _epoch_metrics(self, split: str) -> dict[str, Tensor]:
         index = SPLITS.index(split)
+        losses, predictions, targets = zip(*self.batch_results[index], strict=True)
+        batch_sizes = torch.tensor([len(batch) for batch in targets], device=losses[0].device)
+        self.losses[index].update(torch.stack(losses), batch_sizes)
+        self.confusion[index].update(torch.cat(predictions), torch.cat(targets))
+        self.batch_results[index].clear()
         counts = self.confusion[index].compute()
         values = {f"{split}/loss": self.losses[index].compute(), f"{split}/acc": counts.trace() / counts.sum()}
+        if self.trainer.testing:
+            self.test_confusion[split] = counts.cpu()
         self.losses[index].reset()
         self.confusion[index].reset()
         return values
@@ -88,5 +97,4 @@ class Classifier(LightningModule):
 
     def on_test_epoch_end(self):
         for split in SPLITS:
-            self.test_confusion[split] = self.confusion_counts(split).cpu()
             self.log_dict(self._epoch_metrics(split), logger=False)

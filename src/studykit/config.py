@@ -1,4 +1,5 @@
 """Turns config nodes into objects; a mistake inside one is reported under its full key (`model.hidden`)."""
+
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf

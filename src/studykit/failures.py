@@ -1,4 +1,5 @@
 """How a run fails: a bad config or bad data gives one clear line, recorded in the run dir; a sweep goes on."""
+
 import logging
 import sys
 from contextlib import contextmanager

@@ -1,4 +1,5 @@
 """What a finished run leaves for people and tools: metrics.json, and the HParams entry in TensorBoard."""
+
 import json
 import os
 from pathlib import Path

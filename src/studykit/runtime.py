@@ -1,4 +1,5 @@
 """Process-wide torch settings for a run."""
+
 import os
 
 import torch

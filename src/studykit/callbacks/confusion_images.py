@@ -1,4 +1,5 @@
 """After testing, draws each split's row-normalized confusion matrix with per-cell values and the accuracy."""
+
 import json
 from pathlib import Path
 
@@ -40,7 +41,9 @@ class ConfusionImages(Callback):
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         class_names = pl_module.hparams.class_names
         for split, counts in pl_module.test_confusion.items():
-            figure = confusion_figure(counts, class_names, f"{split} (normalized)", pl_module.confusion[SPLITS.index(split)])
+            figure = confusion_figure(
+                counts, class_names, f"{split} (normalized)", pl_module.confusion[SPLITS.index(split)]
+            )
             figure.savefig(self.directory / f"confusion_{split}.png", dpi=80)
             for logger in trainer.loggers:
                 if isinstance(logger, TensorBoardLogger):

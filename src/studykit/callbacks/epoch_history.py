@@ -1,4 +1,5 @@
 """Per-epoch metrics to every logger (against the epoch and against elapsed training time) and to history.csv."""
+
 import csv
 from pathlib import Path
 

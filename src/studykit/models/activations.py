@@ -1,4 +1,5 @@
 """Activation functions by the names the configs use (`model.act=tanh`)."""
+
 from torch import nn
 
 from studykit.errors import require_choice

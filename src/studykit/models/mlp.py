@@ -1,4 +1,5 @@
 """Multi-layer perceptron: flatten -> depth x (Linear(hidden) -> act [-> dropout]) -> Linear(num_classes)."""
+
 import math
 
 from torch import Tensor, nn
