@@ -1,0 +1,110 @@
+"""Handwritten digits, 8x8 pixel counts as 64 features: scikit-learn's bundled copy or the full UCI set."""
+import os
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from studykit.data.in_memory import InMemoryDataModule
+from studykit.errors import ConfigError, DataError, require_choice, require_fraction
+
+UCI_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/optdigits/"
+UCI_FILES = {"train": "optdigits.tra", "test": "optdigits.tes"}
+SOURCES = ("sklearn", "uci")
+# "official": the UCI test file (other writers) is the test split; "pooled": one stratified split of all.
+SPLIT_MODES = ("pooled", "official")
+
+
+class DigitsDataModule(InMemoryDataModule):
+    input_shape = (64,)
+    num_classes = 10
+    class_names = [str(digit) for digit in range(10)]
+
+    def __init__(
+        self,
+        source: str = "sklearn",
+        split: str = "pooled",
+        data_dir: str = "data",
+        val_fraction: float = 0.2,
+        test_fraction: float = 0.2,
+        batch_size: int = 32,
+        eval_batch_size: int = 1024,
+        seed: int = 0,
+    ):
+        super().__init__(batch_size, eval_batch_size, seed)
+        self.source = require_choice("source", source, SOURCES)
+        self.split = require_choice("split", split, SPLIT_MODES)
+        if source == "sklearn" and split == "official":
+            raise ConfigError("split", split, "source 'sklearn' has no separate test file; use pooled or source=uci")
+        self.val_fraction = require_fraction("val_fraction", val_fraction)
+        self.test_fraction = require_fraction("test_fraction", test_fraction)
+        if split == "pooled" and val_fraction + test_fraction >= 1:
+            raise ConfigError("val_fraction", val_fraction, f"val_fraction + test_fraction must be < 1 (test_fraction={test_fraction})")
+        self.directory = Path(data_dir) / "optdigits"
+
+    def load_splits(self):
+        if self.source == "sklearn":
+            bunch = load_digits()
+            parts = {"pool": (bunch.data, bunch.target)}
+        else:
+            parts = {part: read_uci_file(self._uci_path(name)) for part, name in UCI_FILES.items()}
+            if self.split == "pooled":
+                parts = {"pool": tuple(np.concatenate(arrays) for arrays in zip(parts["train"], parts["test"]))}
+        if self.split == "official":
+            train_x, val_x, train_y, val_y = self._stratified(*parts["train"], self.val_fraction)
+            test_x, test_y = parts["test"]
+        else:
+            rest_x, test_x, rest_y, test_y = self._stratified(*parts["pool"], self.test_fraction)
+            val_share = self.val_fraction / (1 - self.test_fraction)
+            train_x, val_x, train_y, val_y = self._stratified(rest_x, rest_y, val_share)
+        scaler = StandardScaler().fit(train_x)
+        return {
+            split: (
+                torch.from_numpy(scaler.transform(x).astype(np.float32)),
+                torch.from_numpy(np.asarray(y, dtype=np.int64)),
+            )
+            for split, x, y in (("train", train_x, train_y), ("val", val_x, val_y), ("test", test_x, test_y))
+        }
+
+    def _stratified(self, x, y, fraction):
+        return train_test_split(x, y, test_size=fraction, stratify=y, random_state=self.seed)
+
+    def _uci_path(self, name: str) -> Path:
+        path = self.directory / name
+        if not path.exists():
+            download(UCI_URL + name, path)
+        return path
+
+
+def download(url: str, path: Path) -> None:
+    """Fetch `url` into `path` through a temporary file, so a failed download leaves nothing behind."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(url, timeout=30) as response:
+            partial.write_bytes(response.read())
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise DataError(
+            f"{path} is missing and downloading {url} failed ({error}); "
+            f"place {', '.join(UCI_FILES.values())} in {path.parent}/ (or set DATA_DIR)"
+        ) from None
+
+
+def read_uci_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a UCI optdigits file: one sample per line, 64 counts 0..16 then the class 0..9."""
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
+    except ValueError as error:
+        raise DataError(f"{path} is not a UCI optdigits file: {error}") from None
+    if table.shape[1] != 65 or table.shape[0] == 0:
+        raise DataError(f"{path} is not a UCI optdigits file: expected rows of 65 integers, got shape {table.shape}")
+    features, labels = table[:, :64], table[:, 64]
+    if features.min() < 0 or features.max() > 16 or labels.min() < 0 or labels.max() > 9:
+        raise DataError(f"{path} is not a UCI optdigits file: counts must be 0..16 and classes 0..9")
+    return features.astype(np.float64), labels
