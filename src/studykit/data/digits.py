@@ -1,4 +1,5 @@
 """Handwritten digits, 8x8 pixel counts as 64 features: scikit-learn's bundled copy or the full UCI set."""
+
 import os
 import urllib.request
 from pathlib import Path
@@ -43,7 +44,11 @@ class DigitsDataModule(InMemoryDataModule):
         self.val_fraction = require_fraction("val_fraction", val_fraction)
         self.test_fraction = require_fraction("test_fraction", test_fraction)
         if split == "pooled" and val_fraction + test_fraction >= 1:
-            raise ConfigError("val_fraction", val_fraction, f"val_fraction + test_fraction must be < 1 (test_fraction={test_fraction})")
+            raise ConfigError(
+                "val_fraction",
+                val_fraction,
+                f"val_fraction + test_fraction must be < 1 (test_fraction={test_fraction})",
+            )
         self.directory = Path(data_dir) / "optdigits"
 
     def load_splits(self):
@@ -53,7 +58,9 @@ class DigitsDataModule(InMemoryDataModule):
         else:
             parts = {part: read_uci_file(self._uci_path(name)) for part, name in UCI_FILES.items()}
             if self.split == "pooled":
-                parts = {"pool": tuple(np.concatenate(arrays) for arrays in zip(parts["train"], parts["test"]))}
+                parts = {
+                    "pool": tuple(np.concatenate(arrays) for arrays in zip(parts["train"], parts["test"], strict=True))
+                }
         if self.split == "official":
             train_x, val_x, train_y, val_y = self._stratified(*parts["train"], self.val_fraction)
             test_x, test_y = parts["test"]

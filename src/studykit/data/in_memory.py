@@ -1,4 +1,5 @@
 """Base data module for data sets held in memory as tensors: train/val/test splits and their batches."""
+
 from lightning import LightningDataModule
 from torch import Tensor
 

@@ -1,4 +1,5 @@
 """An iterable of batches cut from tensors in memory: one index operation per batch, no workers."""
+
 import math
 
 import torch
