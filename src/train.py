@@ -49,7 +49,6 @@ def train(cfg: DictConfig) -> dict | None:
         callbacks = [build("callbacks", node) for node in cfg.callbacks.values()]
         loggers = [build("logger", node) for node in cfg.logger.values()]
         trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers)
-        datamodule.setup()
 
         log.info(f"fitting {parameter_count(classifier.network):,} parameters on {datamodule.split_sizes()}")
         trainer.fit(classifier, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True)

@@ -1,6 +1,7 @@
 """Every config in configs/ composes, and resolves to objects that can be built."""
 
 import pytest
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -33,8 +34,6 @@ def test_eval_config_composes(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(path.stem for path in (CONFIGS / "optimizer").glob("*.yaml")))
 def test_every_optimizer_builds_on_parameters(name, tmp_path):
-    import torch
-
     cfg = compose_run("train", [f"optimizer={name}"], tmp_path)
     optimizer = instantiate(cfg.optimizer)([torch.nn.Parameter(torch.zeros(2))])
     assert optimizer.defaults["lr"] == cfg.optimizer.lr

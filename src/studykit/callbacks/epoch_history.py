@@ -27,7 +27,7 @@ class EpochHistory(Callback):
 
     @rank_zero_only
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.sanity_checking or "val/loss" not in trainer.callback_metrics:
+        if "val/loss" not in trainer.callback_metrics:
             return
         metrics = {key: float(value) for key, value in trainer.callback_metrics.items() if key.count("/") == 1}
         epoch, seconds = trainer.current_epoch + 1, training_seconds(trainer)
