@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from studykit.compose import compose_run  # noqa: E402
 from studykit.data.digits import DigitsDataModule  # noqa: E402
 from studykit.models.mlp import MLP  # noqa: E402
+from studykit.runtime import prepare_torch  # noqa: E402
 from train import train  # noqa: E402
 
 SETTINGS = ["model.hidden=40", "model.depth=2", "model.act=relu", "data.batch_size=32", "seed=0"]
@@ -70,6 +71,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    # Importing src/train.py imports Lightning, which slows every Adam step on GPU-less machines until a run
+    # calls prepare_torch; call it first so the hand loop's first round runs under the same conditions.
+    prepare_torch(threads=None)
     hand, template = [], []
     with tempfile.TemporaryDirectory() as log_dir:
         for round_number in range(args.rounds):
