@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help install train test test-slow lint format tensorboard benchmark clean
+.PHONY: help install train data test test-slow lint format tensorboard benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ install: $(INSTALLED) ## Create .venv and install the project with its dev tools
 
 train: $(INSTALLED) ## Train and test the digits MLP (extra Hydra overrides: make train ARGS="model.hidden=10")
 	$(PY) src/train.py $(ARGS)
+
+data: $(INSTALLED) ## Download (when absent) and cache MNIST, CIFAR-10 and IMDB in data/ or DATA_DIR
+	$(PY) scripts/prepare_data.py mnist cifar10 imdb
 
 test: $(INSTALLED) ## Run the test suite (without the slow tests)
 	$(PY) -m pytest -m "not slow"
@@ -38,8 +41,9 @@ format: $(INSTALLED) ## Reformat with ruff
 tensorboard: $(INSTALLED) ## Serve TensorBoard on logs/ (http://localhost:6006)
 	$(VENV)/bin/tensorboard --logdir logs
 
-benchmark: $(INSTALLED) ## Seconds per epoch: the template against a hand-written loop
+benchmark: $(INSTALLED) ## Seconds per epoch: template vs hand-written loop (digits); our data vs torchvision's (MNIST)
 	$(PY) scripts/benchmark_overhead.py
+	$(PY) scripts/benchmark_data.py
 
 clean: ## Remove logs and caches (keeps .venv and data/)
 	rm -rf logs .pytest_cache .ruff_cache

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from studykit.compose import compose_run  # noqa: E402
+from studykit.config import build  # noqa: E402
 from studykit.data.digits import DigitsDataModule  # noqa: E402
 from studykit.models.mlp import MLP  # noqa: E402
 from studykit.runtime import prepare_torch  # noqa: E402
@@ -28,13 +29,14 @@ from train import train  # noqa: E402
 SETTINGS = ["model.hidden=40", "model.depth=2", "model.act=relu", "data.batch_size=32", "seed=0"]
 
 
-def hand_loop_epoch_seconds(epochs: int) -> float:
-    """The loop a student writes: shuffled index batches from tensors, Adam, a validation pass per epoch."""
+def hand_loop_epoch_seconds(epochs: int, log_dir: Path) -> float:
+    """The loop a student writes: shuffled index batches from tensors, the template's own optimizer settings
+    (configs/optimizer/adam.yaml), a validation pass per epoch."""
     torch.manual_seed(0)
     splits = DigitsDataModule(seed=0).load_splits()
     (train_x, train_y), (val_x, val_y) = splits["train"], splits["val"]
     network = MLP((64,), 10, hidden=40, depth=2, act="relu")
-    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
+    optimizer = build("optimizer", compose_run("train", SETTINGS, log_dir / "hand").optimizer)(network.parameters())
     stamps = []
     for _ in range(epochs):
         network.train()
@@ -77,7 +79,7 @@ def main() -> None:
     hand, template = [], []
     with tempfile.TemporaryDirectory() as log_dir:
         for round_number in range(args.rounds):
-            hand.append(hand_loop_epoch_seconds(args.epochs))
+            hand.append(hand_loop_epoch_seconds(args.epochs, Path(log_dir)))
             template.append(template_epoch_seconds(args.epochs, Path(log_dir), round_number))
     hand_ms, template_ms = statistics.median(hand) * 1000, statistics.median(template) * 1000
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.epochs} epochs x {args.rounds} rounds")

@@ -38,9 +38,34 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def requires_real(name: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(not (SHARED_DATA / name).is_dir(), reason=f"the real {name} copy is not in {SHARED_DATA}")
+
+
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory) -> Path:
     """One real run of the default config (digits MLP), few epochs: its run dir."""
     output_dir = tmp_path_factory.mktemp("default") / "run"
     train_in_process(output_dir, "trainer.max_epochs=4")
     return output_dir
+
+
+@pytest.fixture(scope="session")
+def real_data_dir(tmp_path_factory) -> Path:
+    """A data dir laid out as the project's data/ (`<dataset>/<official files>`), linking the real copies in
+    ../shared/data, with room for the processed caches; CIFAR-10 comes from `real_cifar10_dir`."""
+    data_dir = tmp_path_factory.mktemp("data")
+    for name in ("mnist", "imdb", "optdigits"):
+        if (SHARED_DATA / name).is_dir():
+            (data_dir / name).mkdir()
+            for file in (SHARED_DATA / name).iterdir():
+                (data_dir / name / file.name).symlink_to(file)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def real_cifar10_dir(real_data_dir) -> Path:
+    """`real_data_dir` with CIFAR-10's official batches, written by ../shared/data/cifar10/build.py (about 20 s)."""
+    build = SHARED_DATA / "cifar10" / "build.py"
+    subprocess.run([sys.executable, str(build), str(real_data_dir / "cifar10")], check=True, capture_output=True)
+    return real_data_dir

@@ -16,7 +16,9 @@ CASES = {
     "data.test_fraction=0": "data.test_fraction=0 is invalid: must be a number strictly between 0 and 1",
     "data.source=kaggle": "data.source='kaggle' is invalid: accepted: sklearn, uci",
     "data.batch_size=0": "data.batch_size=0 is invalid: must be an integer >= 1",
-    "optimizer.lr=-0.1": "optimizer={'lr': -0.1, 'weight_decay': 0.0} is invalid: Invalid learning rate: -0.1",
+    "data.device=cuda": "data.device='cuda' is invalid: no CUDA device is visible here; use cpu or auto",
+    "data.device=tpu": "data.device='tpu' is invalid: accepted: auto, cpu, cuda",
+    "optimizer.lr=-0.1": "optimizer={'lr': -0.1, 'weight_decay': 0.0, 'fused': True} is invalid: Invalid learning rate: -0.1",
 }
 
 

@@ -29,7 +29,7 @@ def build_classifier(cfg: DictConfig) -> tuple[InMemoryDataModule, Classifier]:
     """The data module, and the classifier around the network sized for its data; the resolved `cfg` goes
     into every checkpoint so `eval.py` can rebuild the same run."""
     datamodule = build("data", cfg.data)
-    network = build("model", cfg.model, input_shape=datamodule.input_shape, num_classes=datamodule.num_classes)
+    network = build("model", cfg.model, **datamodule.network_inputs)
     optimizer = build("optimizer", cfg.optimizer)
     run_config = OmegaConf.to_container(cfg, resolve=True)
     return datamodule, Classifier(network, optimizer, datamodule.class_names, run_config)

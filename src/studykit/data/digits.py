@@ -1,6 +1,5 @@
 """Handwritten digits, 8x8 pixel counts as 64 features: scikit-learn's bundled copy or the full UCI set."""
 
-import os
 import urllib.request
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from studykit.data.in_memory import InMemoryDataModule
+from studykit.data.sources import locate
 from studykit.errors import ConfigError, DataError, require_choice, require_fraction
 
 UCI_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/optdigits/"
@@ -35,8 +35,10 @@ class DigitsDataModule(InMemoryDataModule):
         batch_size: int = 32,
         eval_batch_size: int = 1024,
         seed: int = 0,
+        device: str = "cpu",
+        download: bool = True,
     ):
-        super().__init__(batch_size, eval_batch_size, seed)
+        super().__init__(batch_size, eval_batch_size, seed, device)
         self.source = require_choice("source", source, SOURCES)
         self.split = require_choice("split", split, SPLIT_MODES)
         if source == "sklearn" and split == "official":
@@ -50,13 +52,16 @@ class DigitsDataModule(InMemoryDataModule):
                 f"val_fraction + test_fraction must be < 1 (test_fraction={test_fraction})",
             )
         self.directory = Path(data_dir) / "optdigits"
+        self.download = download
 
     def load_splits(self):
         if self.source == "sklearn":
             bunch = load_digits()
             parts = {"pool": (bunch.data, bunch.target)}
         else:
-            parts = {part: read_uci_file(self._uci_path(name)) for part, name in UCI_FILES.items()}
+            files = {part: (name,) for part, name in UCI_FILES.items()}
+            paths = locate(files, [self.directory], download_uci if self.download else None)
+            parts = {part: read_uci_file(path) for part, path in paths.items()}
             if self.split == "pooled":
                 parts = {
                     "pool": tuple(np.concatenate(arrays) for arrays in zip(parts["train"], parts["test"], strict=True))
@@ -80,27 +85,11 @@ class DigitsDataModule(InMemoryDataModule):
     def _stratified(self, x, y, fraction):
         return train_test_split(x, y, test_size=fraction, stratify=y, random_state=self.seed)
 
-    def _uci_path(self, name: str) -> Path:
-        path = self.directory / name
-        if not path.exists():
-            download(UCI_URL + name, path)
-        return path
 
-
-def download(url: str, path: Path) -> None:
-    """Fetch `url` into `path` through a temporary file, so a failed download leaves nothing behind."""
-    partial = path.with_name(path.name + ".part")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with urllib.request.urlopen(url, timeout=30) as response:
-            partial.write_bytes(response.read())
-        os.replace(partial, path)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise DataError(
-            f"{path} is missing and downloading {url} failed ({error}); "
-            f"place {', '.join(UCI_FILES.values())} in {path.parent}/ (or set DATA_DIR)"
-        ) from None
+def download_uci(folder: Path) -> None:
+    for name in UCI_FILES.values():
+        with urllib.request.urlopen(UCI_URL + name, timeout=30) as response:
+            (folder / name).write_bytes(response.read())
 
 
 def read_uci_file(path: Path) -> tuple[np.ndarray, np.ndarray]:

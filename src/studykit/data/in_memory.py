@@ -1,17 +1,23 @@
 """Base data module for data sets held in memory as tensors: train/val/test splits and their batches."""
 
+import numpy as np
+import torch
 from lightning import LightningDataModule
+from sklearn.model_selection import train_test_split
 from torch import Tensor
 
 from studykit.data.tensor_batches import TensorBatches
-from studykit.errors import require_int_at_least
+from studykit.errors import ConfigError, require_choice, require_int_at_least
 
 SPLITS = ("train", "val", "test")
+DEVICES = ("cpu", "cuda", "auto")
 
 
 class InMemoryDataModule(LightningDataModule):
     """Subclasses set `input_shape`, `num_classes`, `class_names` and implement `load_splits`.
 
+    `device`: where the tensors live; `cuda` (or `auto` when the trainer runs on a GPU) keeps the whole data
+    set on the GPU, so batches are cut there and nothing is copied per step.
     `test_dataloader` serves all three splits in the order of `SPLITS`, so testing the best checkpoint
     yields its loss, accuracy and confusion matrix on train, val and test alike.
     """
@@ -20,11 +26,14 @@ class InMemoryDataModule(LightningDataModule):
     num_classes: int
     class_names: list[str]
 
-    def __init__(self, batch_size: int = 32, eval_batch_size: int = 1024, seed: int = 0):
+    def __init__(self, batch_size: int = 32, eval_batch_size: int = 1024, seed: int = 0, device: str = "cpu"):
         super().__init__()
         self.batch_size = require_int_at_least("batch_size", batch_size, 1)
         self.eval_batch_size = require_int_at_least("eval_batch_size", eval_batch_size, 1)
         self.seed = seed
+        self.device = require_choice("device", device, DEVICES)
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("device", device, "no CUDA device is visible here; use cpu or auto")
         self.splits: dict[str, tuple[Tensor, Tensor]] = {}
 
     def load_splits(self) -> dict[str, tuple[Tensor, Tensor]]:
@@ -33,7 +42,13 @@ class InMemoryDataModule(LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if not self.splits:
-            self.splits = self.load_splits()
+            device = self._target_device()
+            self.splits = {split: (x.to(device), y.to(device)) for split, (x, y) in self.load_splits().items()}
+
+    def _target_device(self) -> torch.device:
+        if self.device == "auto":
+            return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        return torch.device(self.device)
 
     def split_sizes(self) -> dict[str, int]:
         self.setup()
@@ -47,3 +62,18 @@ class InMemoryDataModule(LightningDataModule):
 
     def test_dataloader(self) -> list[TensorBatches]:
         return [TensorBatches(*self.splits[split], self.eval_batch_size, shuffle=False) for split in SPLITS]
+
+
+def carve_validation(inputs: Tensor, targets: Tensor, fraction: float, seed: int) -> dict[str, tuple[Tensor, Tensor]]:
+    """`{"train": ..., "val": ...}`: a seeded split of `fraction` of the samples, stratified by class."""
+    classes = int(targets.max()) + 1
+    if round(fraction * len(targets)) < classes or round((1 - fraction) * len(targets)) < classes:
+        raise ConfigError(
+            "data.val_fraction", fraction, f"must leave at least {classes} samples (one per class) on each side "
+            f"of the validation split of {len(targets)} samples"
+        )
+    train_index, val_index = train_test_split(
+        np.arange(len(targets)), test_size=fraction, stratify=targets.numpy(), random_state=seed
+    )
+    train_index, val_index = torch.from_numpy(np.sort(train_index)), torch.from_numpy(np.sort(val_index))
+    return {"train": (inputs[train_index], targets[train_index]), "val": (inputs[val_index], targets[val_index])}

@@ -34,6 +34,7 @@ class TensorBatches:
             order = torch.randperm(count, generator=self._generator)
         else:
             order = torch.arange(count)
+        order = order.to(self.targets.device)
         rank, world_size = _rank_and_world_size()
         if world_size == 1:
             chunks = order.split(self.batch_size)

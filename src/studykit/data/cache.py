@@ -1,0 +1,45 @@
+"""A processed copy of a data set as tensors in one file, rebuilt when its source files change."""
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def source_signature(paths: list[Path]) -> list[list]:
+    return [[path.name, path.stat().st_size, path.stat().st_mtime_ns] for path in paths]
+
+
+def cached(path: Path | None, sources: list[Path], build: Callable[[], dict]) -> dict:
+    """`build()`'s dict of tensors (and plain values), read from `path` when it was built from the same `sources`.
+
+    The file is loaded with `weights_only=True` (tensors and plain containers only) and written through a
+    temporary name, so an interrupted write never leaves a truncated cache. `path=None` turns caching off.
+    """
+    if path is None:
+        return build()
+    signature = source_signature(sources)
+    if path.exists():
+        try:
+            content = torch.load(path, weights_only=True)
+            if content.get("signature") == signature:
+                return content["data"]
+            log.info(f"{path} was built from other files; rebuilding it")
+        except Exception as error:  # a damaged cache is only a slower start
+            log.warning(f"ignoring unreadable cache {path}: {error}")
+    data = build()
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"signature": signature, "data": data}, partial)
+        os.replace(partial, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        log.warning(f"could not write the cache {path} ({error}); the files will be parsed again next run")
+    return data
