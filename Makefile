@@ -4,8 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 ARGS ?=
+SWEEP ?=
 
-.PHONY: help install train data test test-slow lint format tensorboard benchmark clean
+.PHONY: help install train data report test test-slow reproduce lint format tensorboard benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,14 +22,21 @@ install: $(INSTALLED) ## Create .venv and install the project with its dev tools
 train: $(INSTALLED) ## Train and test the digits MLP (extra Hydra overrides: make train ARGS="model.hidden=10")
 	$(PY) src/train.py $(ARGS)
 
+report: $(INSTALLED) ## Write a sweep's report (make report SWEEP=logs/multirun/<sweep>; default: the newest)
+	$(PY) scripts/report.py $(SWEEP)
+
 data: $(INSTALLED) ## Download (when absent) and cache MNIST, CIFAR-10 and IMDB in data/ or DATA_DIR
 	$(PY) scripts/prepare_data.py mnist cifar10 imdb
 
 test: $(INSTALLED) ## Run the test suite (without the slow tests)
 	$(PY) -m pytest -m "not slow"
 
-test-slow: $(INSTALLED) ## Run only the slow tests
+test-slow: $(INSTALLED) ## Run only the slow tests (the real-data studies: see make reproduce)
 	$(PY) -m pytest -m slow
+
+reproduce: $(INSTALLED) ## Run the studies on the real data (slow tests, needs ../shared/data) and write docs/RESULTS.md
+	$(PY) -m pytest -m slow tests/test_reproduce.py
+	$(PY) scripts/results_table.py
 
 lint: $(INSTALLED) ## Check style with ruff
 	$(VENV)/bin/ruff check .

@@ -26,6 +26,7 @@ from studykit.failures import reported_as_one_line  # noqa: E402
 from studykit.run_summary import (  # noqa: E402
     checkpoint_epoch,
     final_metrics,
+    hardware,
     hyperparameters,
     log_hparams,
     parameter_count,
@@ -62,6 +63,7 @@ def train(cfg: DictConfig) -> dict | None:
             "best_epoch": checkpoint_epoch(best_path),
             "train_seconds": round(seconds, 4),
             "params": parameter_count(classifier.network),
+            "hardware": hardware(trainer),
             "overrides": list(hydra_cfg.overrides.task),
         }
         if trainer.is_global_zero:

@@ -43,6 +43,17 @@ def requires_real(name: str) -> pytest.MarkDecorator:
 
 
 @pytest.fixture(scope="session")
+def grid_sweep(tmp_path_factory) -> Path:
+    """A real 2 x 2 multirun from the command line (hidden 10,40 x act relu,tanh; 3 epochs): its sweep dir."""
+    log_dir = tmp_path_factory.mktemp("grid")
+    arguments = ["-m", "model.hidden=10,40", "model.act=relu,tanh", "trainer.max_epochs=3"]
+    result = run_script("train.py", *arguments, log_dir=log_dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (sweep,) = (log_dir / "multirun").iterdir()
+    return sweep
+
+
+@pytest.fixture(scope="session")
 def default_run(tmp_path_factory) -> Path:
     """One real run of the default config (digits MLP), few epochs: its run dir."""
     output_dir = tmp_path_factory.mktemp("default") / "run"

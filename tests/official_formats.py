@@ -54,7 +54,9 @@ def tiny_cifar10(data_dir: Path, per_batch: int = 20) -> np.ndarray:
 
 def write_reviews(path: Path, texts: list[str], labels: list[int]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pyarrow.table({"text": pyarrow.array(texts, pyarrow.string()), "label": pyarrow.array(labels, pyarrow.int64())})
+    table = pyarrow.table(
+        {"text": pyarrow.array(texts, pyarrow.string()), "label": pyarrow.array(labels, pyarrow.int64())}
+    )
     pyarrow.parquet.write_table(table, path)
 
 

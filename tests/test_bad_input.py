@@ -18,7 +18,17 @@ CASES = {
     "data.batch_size=0": "data.batch_size=0 is invalid: must be an integer >= 1",
     "data.device=cuda": "data.device='cuda' is invalid: no CUDA device is visible here; use cpu or auto",
     "data.device=tpu": "data.device='tpu' is invalid: accepted: auto, cpu, cuda",
-    "optimizer.lr=-0.1": "optimizer={'lr': -0.1, 'weight_decay': 0.0, 'fused': True} is invalid: Invalid learning rate: -0.1",
+    "model=convnet": "model='convnet' is invalid: ConvNet reads images, but data gives features of shape (64,)",
+    "data=mnist model=convnet model.pooling=global": "model.pooling='global' is invalid: accepted: avg, max, none, "
+    "stride",
+    "data=mnist model=convnet model.pool_size=29": "model.pool_size=29 is invalid: pooling=max shrinks the 28x28 "
+    "images to nothing; use a smaller pool_size",
+    "data=imdb": "model='mlp' is invalid: MLP reads features or images, but data gives tokens of shape (500,)",
+    "data=imdb model=textcnn model.vocab_size=100": "model.vocab_size=100 is invalid: must be at least "
+    "data.vocab_size=5000, the data's word ids go up to 4999",
+    "model.output_act=softmax": "model.output_act='softmax' is invalid: accepted: none, sigmoid",
+    "optimizer.lr=-0.1": "optimizer={'lr': -0.1, 'weight_decay': 0.0, 'fused': True} is invalid: "
+    "Invalid learning rate: -0.1",
 }
 
 
@@ -26,7 +36,7 @@ CASES = {
 def test_one_clear_line_and_nothing_trained(override, tmp_path):
     run_dir = tmp_path / "run"
     with pytest.raises(SystemExit) as stop:
-        train_in_process(run_dir, override)
+        train_in_process(run_dir, *override.split())
     assert stop.value.code == 2
     assert (run_dir / "failure.txt").read_text() == f"error: {CASES[override]}\n"
     assert not (run_dir / "checkpoints").exists() and not (run_dir / "metrics.json").exists()

@@ -129,7 +129,9 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
 
     path = tmp_path / "cifar10" / "cifar-10-batches-py" / "data_batch_3"
     path.write_bytes(pickle.dumps({"data": RunsCode(), "labels": []}, protocol=2))
-    with pytest.raises(DataError, match="data_batch_3 is not a CIFAR-10 python batch.*refusing to load __builtin__.print"):
+    with pytest.raises(
+        DataError, match="data_batch_3 is not a CIFAR-10 python batch.*refusing to load __builtin__.print"
+    ):
         CIFAR10DataModule(data_dir=str(tmp_path), download=False).load_splits()
 
 

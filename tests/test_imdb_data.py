@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from conftest import read_json, train_in_process
 from official_formats import TINY_REVIEWS, tiny_imdb, write_reviews
 from studykit.data import text
 from studykit.data.imdb import IMDBDataModule
@@ -59,3 +60,18 @@ def test_labels_other_than_0_and_1_are_refused(tmp_path):
     write_reviews(tmp_path / "imdb" / "train.parquet", ["fine", "meh"], [1, 5])
     with pytest.raises(DataError, match="train.parquet must hold reviews labelled 0 .* or 1"):
         IMDBDataModule(data_dir=str(tmp_path), download=False).load_splits()
+
+
+def test_textcnn_on_tiny_reviews_learns_and_its_checkpoint_classifies_new_text(tmp_path):
+    tiny_imdb(tmp_path / "data", copies=10)
+    overrides = ["data=imdb", "model=textcnn", f"paths.data_dir={tmp_path / 'data'}", "data.max_len=8"]
+    settings = ["data.vocab_size=12", "data.batch_size=8", "model.hidden=8", "trainer.max_epochs=15"]
+    summary = train_in_process(tmp_path / "run", *overrides, *settings)
+    assert summary["params"] == 12 * 32 + (32 * 32 * 3 + 32) + (32 * 4 * 8 + 8) + (8 + 1)
+    assert summary["train_acc"] == 1.0 and summary["test_acc"] == 1.0
+    counts = read_json(tmp_path / "run" / "confusion.json")["counts"]["test"]
+    assert counts == [[30, 0], [0, 30]]
+
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", weights_only=True)
+    (state,) = [value for key, value in checkpoint.items() if key == "IMDBDataModule"]
+    assert state["vocabulary"][:4] == ["<pad>", "<unk>", "great", "awful"]

@@ -32,7 +32,7 @@ def test_real_mnist(real_data_dir):
 @requires_real("mnist")
 def test_one_epoch_on_a_slice_of_mnist(real_data_dir, tmp_path):
     run_dir = tmp_path / "run"
-    overrides = ["data=mnist", f"paths.data_dir={real_data_dir}", "model.hidden=128", "model.depth=2", "data.device=auto"]
+    overrides = ["data=mnist", f"paths.data_dir={real_data_dir}", "model.hidden=128", "model.depth=2"]
     summary = train_in_process(run_dir, *overrides, "trainer.max_epochs=1", "trainer.limit_train_batches=100")
     assert summary["params"] == 784 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10
     assert summary["test_acc"] > 0.8
@@ -71,7 +71,12 @@ def test_real_imdb(real_data_dir):
 @requires_real("mnist")
 def test_offline_run_from_the_command_line(real_data_dir, tmp_path):
     result = run_script(
-        "train.py", "data=mnist", "model=mlp", "trainer.max_epochs=1", log_dir=tmp_path, env={"DATA_DIR": str(real_data_dir)}
+        "train.py",
+        "data=mnist",
+        "model=mlp",
+        "trainer.max_epochs=1",
+        log_dir=tmp_path,
+        env={"DATA_DIR": str(real_data_dir)},
     )
     assert result.returncode == 0, result.stderr[-2000:]
     (metrics_path,) = (tmp_path / "runs").glob("*/metrics.json")

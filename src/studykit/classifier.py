@@ -28,6 +28,15 @@ def check_optimizer(optimizer: OptimizerFactory) -> None:
         raise ConfigError("optimizer", getattr(optimizer, "keywords", optimizer), str(error)) from None
 
 
+def loss_and_predictions(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """Softmax cross-entropy over class logits; for a network with a single output (two classes, as Keras'
+    Dense(1, sigmoid)), binary cross-entropy on that logit, predicting class 1 where it is positive."""
+    if logits.shape[1] == 1:
+        logit = logits.squeeze(1)
+        return F.binary_cross_entropy_with_logits(logit, targets.float()), (logit > 0).long()
+    return F.cross_entropy(logits, targets), logits.detach().argmax(dim=1)
+
+
 class Classifier(LightningModule):
     def __init__(
         self, network: nn.Module, optimizer: OptimizerFactory, class_names: list[str], run_config: dict | None = None
@@ -52,11 +61,10 @@ class Classifier(LightningModule):
 
     def _step(self, batch: tuple[Tensor, Tensor], split_index: int) -> Tensor:
         inputs, targets = batch
-        logits = self.network(inputs)
-        loss = F.cross_entropy(logits, targets)
+        loss, predictions = loss_and_predictions(self.network(inputs), targets)
         # Kept per batch and handed to the metrics once per epoch: a torchmetrics update per step would cost
         # more than the step itself for the small networks this template is for.
-        self.batch_results[split_index].append((loss.detach(), logits.detach().argmax(dim=1), targets))
+        self.batch_results[split_index].append((loss.detach(), predictions, targets))
         return loss
 
     def training_step(self, batch, batch_idx):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import platform
 from pathlib import Path
 
 import torch
@@ -34,6 +35,14 @@ def final_metrics(trainer: Trainer) -> dict[str, float]:
 def checkpoint_epoch(path: str) -> int:
     """The 1-based epoch at which a Lightning checkpoint was saved."""
     return torch.load(path, map_location="cpu", weights_only=True)["epoch"] + 1
+
+
+def hardware(trainer: Trainer) -> str:
+    """What the run trained on, for results tables: the GPU's name, or the CPU's architecture and threads."""
+    device = trainer.strategy.root_device
+    if device.type == "cuda":
+        return f"{trainer.world_size} x {torch.cuda.get_device_name(device)}"
+    return f"CPU {platform.machine()}, {torch.get_num_threads()} threads"
 
 
 def parameter_count(network: nn.Module) -> int:

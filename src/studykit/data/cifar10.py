@@ -24,7 +24,8 @@ class CIFAR10DataModule(ImageDataModule):
 
     def load_official(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         root = Path(self.data_dir)
-        # <data_dir>/cifar10/cifar-10-batches-py (the project's layout) or <data_dir>/cifar-10-batches-py (torchvision's).
+        # <data_dir>/cifar10/cifar-10-batches-py (the project's layout), or <data_dir>/cifar-10-batches-py
+        # (torchvision's).
         directories = [root / "cifar10" / FOLDER, root / FOLDER]
         files = {name: (name,) for names in BATCHES.values() for name in names}
         paths = locate(files, directories, download_cifar10 if self.download else None)

@@ -21,6 +21,7 @@ SPLIT_MODES = ("pooled", "official")
 
 
 class DigitsDataModule(InMemoryDataModule):
+    input_kind = "features"
     input_shape = (64,)
     num_classes = 10
     class_names = [str(digit) for digit in range(10)]
@@ -35,7 +36,7 @@ class DigitsDataModule(InMemoryDataModule):
         batch_size: int = 32,
         eval_batch_size: int = 1024,
         seed: int = 0,
-        device: str = "cpu",
+        device: str = "auto",
         download: bool = True,
     ):
         super().__init__(batch_size, eval_batch_size, seed, device)

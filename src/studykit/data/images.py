@@ -16,6 +16,8 @@ class ImageDataModule(InMemoryDataModule):
     """Subclasses implement `load_official()`: `(train_images, train_labels, test_images, test_labels)` with
     images as uint8 `(N, C, H, W)` and labels as int64."""
 
+    input_kind = "images"
+
     def __init__(
         self,
         data_dir: str = "data",
@@ -27,7 +29,7 @@ class ImageDataModule(InMemoryDataModule):
         batch_size: int = 32,
         eval_batch_size: int = 1024,
         seed: int = 0,
-        device: str = "cpu",
+        device: str = "auto",
     ):
         super().__init__(batch_size, eval_batch_size, seed, device)
         self.data_dir = data_dir

@@ -17,6 +17,7 @@ HF_DATASET = "stanfordnlp/imdb"
 
 
 class IMDBDataModule(InMemoryDataModule):
+    input_kind = "tokens"
     num_classes = 2
     class_names = ["neg", "pos"]
 
@@ -31,7 +32,7 @@ class IMDBDataModule(InMemoryDataModule):
         batch_size: int = 128,
         eval_batch_size: int = 1024,
         seed: int = 0,
-        device: str = "cpu",
+        device: str = "auto",
     ):
         super().__init__(batch_size, eval_batch_size, seed, device)
         self.data_dir = data_dir

@@ -14,7 +14,8 @@ DEVICES = ("cpu", "cuda", "auto")
 
 
 class InMemoryDataModule(LightningDataModule):
-    """Subclasses set `input_shape`, `num_classes`, `class_names` and implement `load_splits`.
+    """Subclasses set `input_kind` (features, images or tokens: which networks can read it), `input_shape`,
+    `num_classes`, `class_names` and implement `load_splits`.
 
     `device`: where the tensors live; `cuda` (or `auto` when the trainer runs on a GPU) keeps the whole data
     set on the GPU, so batches are cut there and nothing is copied per step.
@@ -22,11 +23,12 @@ class InMemoryDataModule(LightningDataModule):
     yields its loss, accuracy and confusion matrix on train, val and test alike.
     """
 
+    input_kind: str
     input_shape: tuple[int, ...]
     num_classes: int
     class_names: list[str]
 
-    def __init__(self, batch_size: int = 32, eval_batch_size: int = 1024, seed: int = 0, device: str = "cpu"):
+    def __init__(self, batch_size: int = 32, eval_batch_size: int = 1024, seed: int = 0, device: str = "auto"):
         super().__init__()
         self.batch_size = require_int_at_least("batch_size", batch_size, 1)
         self.eval_batch_size = require_int_at_least("eval_batch_size", eval_batch_size, 1)
@@ -42,8 +44,10 @@ class InMemoryDataModule(LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if not self.splits:
-            device = self._target_device()
-            self.splits = {split: (x.to(device), y.to(device)) for split, (x, y) in self.load_splits().items()}
+            self.splits = self.load_splits()
+        device = self._target_device()
+        if self.splits["train"][1].device != device:
+            self.splits = {split: (x.to(device), y.to(device)) for split, (x, y) in self.splits.items()}
 
     def _target_device(self) -> torch.device:
         if self.device == "auto":
@@ -69,8 +73,10 @@ def carve_validation(inputs: Tensor, targets: Tensor, fraction: float, seed: int
     classes = int(targets.max()) + 1
     if round(fraction * len(targets)) < classes or round((1 - fraction) * len(targets)) < classes:
         raise ConfigError(
-            "data.val_fraction", fraction, f"must leave at least {classes} samples (one per class) on each side "
-            f"of the validation split of {len(targets)} samples"
+            "data.val_fraction",
+            fraction,
+            f"must leave at least {classes} samples (one per class) on each side "
+            f"of the validation split of {len(targets)} samples",
         )
     train_index, val_index = train_test_split(
         np.arange(len(targets)), test_size=fraction, stratify=targets.numpy(), random_state=seed

@@ -1,4 +1,4 @@
-"""Finds a data set's official files in the data dir, downloads them into it when absent, or says how to provide them."""
+"""Finds a data set's official files in the data dir, downloads them when absent, or says how to provide them."""
 
 import logging
 import os

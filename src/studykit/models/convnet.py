@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from studykit.errors import ConfigError, require_choice, require_int_at_least
 from studykit.models.activations import make_activation
+from studykit.models.initialization import initialize
 
 POOLINGS = ("max", "avg", "none", "stride")
 
@@ -28,6 +29,7 @@ class ConvNet(nn.Module):
         pool_stride: int | None = None,
         hidden: int = 128,
         dropout: float = 0.0,
+        init: str = "keras",
     ):
         super().__init__()
         require_choice("pooling", pooling, POOLINGS)
@@ -63,18 +65,21 @@ class ConvNet(nn.Module):
             dense.append(nn.Dropout(dropout))
         dense.append(nn.Linear(hidden, num_classes))
         self.classifier = nn.Sequential(*dense)
+        initialize(self, init)
 
     def _feature_shape(self, input_shape: tuple[int, ...], pooling: str, pool_size: int) -> torch.Size:
         """The shape after the convolutions and pooling, found by a forward pass of one blank image."""
         try:
             with torch.no_grad():
                 shape = self.features(torch.zeros(1, *input_shape)).shape[1:]
-        except RuntimeError as error:
-            shape, reason = None, str(error).splitlines()[0]
+        except RuntimeError:  # torch refuses a pooling window larger than its input
+            shape = None
         if shape is None or shape.numel() == 0:
             size = "x".join(map(str, input_shape[1:]))
             raise ConfigError(
-                "pool_size", pool_size, f"pooling={pooling} shrinks the {size} images to nothing; use a smaller pool_size"
+                "pool_size",
+                pool_size,
+                f"pooling={pooling} shrinks the {size} images to nothing; use a smaller pool_size",
             ) from None
         return shape
 

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from studykit.errors import ConfigError, require_int_at_least
 from studykit.models.activations import make_activation
+from studykit.models.initialization import initialize
 
 
 class TextCNN(nn.Module):
@@ -28,6 +29,7 @@ class TextCNN(nn.Module):
         act: str = "relu",
         dropout: float = 0.0,
         single_logit: bool = True,
+        init: str = "keras",
     ):
         super().__init__()
         for key, value in (("embed_dim", embed_dim), ("filters", filters), ("kernel_size", kernel_size)):
@@ -56,6 +58,7 @@ class TextCNN(nn.Module):
             dense.append(nn.Dropout(dropout))
         dense.append(nn.Linear(hidden, outputs))
         self.classifier = nn.Sequential(*dense)
+        initialize(self, init)
 
     def forward(self, ids: Tensor) -> Tensor:
         vectors = self.embedding(ids)  # (N, length, embed_dim)

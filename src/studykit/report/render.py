@@ -1,0 +1,92 @@
+"""The report as Markdown (figures linked) and as one self-contained HTML page (figures inline)."""
+
+import base64
+import html
+from pathlib import Path
+
+from studykit.report.runs import Run
+
+INTRO = (
+    "One row per run, best validation accuracy first (ties: lower validation loss); the best run is marked. "
+    "Losses and accuracies are those of each run's best checkpoint (lowest validation loss). Columns left of "
+    "`params` are the settings that vary across the sweep."
+)
+
+
+def cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        values = [cell(row.get(column, "")).replace("|", "\\|") for column in columns]
+        lines.append("| " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
+def headline(rows: list[dict], best: Run | None, keys: list[str]) -> str:
+    failed = sum(row["status"] != "finished" for row in rows)
+    if best is None:
+        return f"{len(rows)} runs, none finished."
+    metrics = best.metrics
+    settings = " ".join(f"{key}={best.settings.get(key)}" for key in keys)
+    return (
+        f"{len(rows)} runs, {failed} not finished. Best by validation accuracy: job {best.name.split('_')[0]} "
+        f"({settings}): val acc {metrics['val_acc']:.4f}, test acc {metrics['test_acc']:.4f}, "
+        f"test loss {metrics['test_loss']:.4f}."
+    )
+
+
+def markdown(sweep_dir: Path, rows: list[dict], best: Run | None, keys: list[str], pictures: dict, replicas) -> str:
+    parts = [
+        f"# Sweep report: {sweep_dir.name}",
+        "",
+        headline(rows, best, keys),
+        "",
+        INTRO,
+        "",
+        markdown_table(rows),
+        "",
+    ]
+    if replicas:
+        parts += ["## Mean ± standard deviation over seeds", "", markdown_table(replicas), ""]
+    for title, path in pictures.items():
+        parts += [f"## {title}", "", f"![{title}]({path.relative_to(sweep_dir)})", ""]
+    return "\n".join(parts)
+
+
+def html_table(rows: list[dict], best_job: str | None) -> str:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    head = "".join(f"<th>{html.escape(column)}</th>" for column in columns)
+    body = []
+    for row in rows:
+        style = ' class="best"' if row.get("job") == best_job and row.get("best") else ""
+        cells = "".join(f"<td>{html.escape(cell(row.get(column, '')))}</td>" for column in columns)
+        body.append(f"<tr{style}>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def html_page(sweep_dir: Path, rows: list[dict], best: Run | None, keys: list[str], pictures: dict, replicas) -> str:
+    best_job = best.name.split("_")[0] if best else None
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>Sweep report: {html.escape(sweep_dir.name)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:0.9em}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}tr.best{background:#dfd;font-weight:bold}"
+        "img{max-width:100%}</style></head><body>",
+        f"<h1>Sweep report: {html.escape(sweep_dir.name)}</h1>",
+        f"<p>{html.escape(headline(rows, best, keys))}</p><p>{html.escape(INTRO)}</p>",
+        html_table(rows, best_job),
+    ]
+    if replicas:
+        parts += ["<h2>Mean ± standard deviation over seeds</h2>", html_table(replicas, None)]
+    for title, path in pictures.items():
+        encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+        image = f"<img alt='{html.escape(title)}' src='data:image/png;base64,{encoded}'>"
+        parts += [f"<h2>{html.escape(title)}</h2>", image]
+    parts.append("</body></html>")
+    return "\n".join(parts)

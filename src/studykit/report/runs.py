@@ -1,0 +1,86 @@
+"""Reads a sweep directory: one record per job, from the files the job wrote (finished or not)."""
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from studykit.failures import FAILURE_FILE
+
+METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
+# Overrides that are the same kind of thing for every job and never a design choice.
+NOT_SETTINGS = ("experiment", "callbacks.progress_bar.refresh_rate", "hydra.", "paths.")
+
+
+@dataclass
+class Run:
+    directory: Path
+    settings: dict[str, str]
+    metrics: dict = field(default_factory=dict)
+    error: str = ""
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return not self.error
+
+    @property
+    def name(self) -> str:
+        return self.directory.name
+
+
+def job_directories(sweep_dir: Path) -> list[Path]:
+    """The job dirs of a Hydra sweep (each holds `.hydra/overrides.yaml`), in job-number order."""
+    jobs = [path.parent.parent for path in sweep_dir.glob("*/.hydra/overrides.yaml")]
+    return sorted(jobs, key=lambda path: (int(path.name.split("_")[0]) if path.name[0].isdigit() else 0, path.name))
+
+
+def read_run(directory: Path) -> Run:
+    overrides = OmegaConf.to_container(OmegaConf.load(directory / ".hydra" / "overrides.yaml"))
+    settings = dict(item.split("=", 1) for item in overrides if "=" in item)
+    settings = {key: value for key, value in settings.items() if not key.startswith(NOT_SETTINGS)}
+    run = Run(directory, settings)
+    failure = directory / FAILURE_FILE
+    metrics_path = directory / "metrics.json"
+    if failure.exists():
+        run.error = failure.read_text().strip()
+    elif not metrics_path.exists():
+        run.error = "unfinished: no metrics.json (still running, killed, or crashed)"
+    else:
+        try:
+            run.metrics = json.loads(metrics_path.read_text())
+            missing = [key for key in METRICS if not isinstance(run.metrics.get(key), (int, float))]
+            if missing:
+                run.error = f"metrics.json lacks {', '.join(missing)}"
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            run.error = f"metrics.json is corrupt: {error}"
+    run.history = read_history(directory / "history.csv")
+    return run
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    if not path.exists():
+        return []
+    try:
+        with path.open(newline="") as file:
+            return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
+    except (ValueError, TypeError):  # a row cut short by a kill: the curve is drawn without it
+        return []
+
+
+def varying_keys(runs: list[Run]) -> list[str]:
+    """The overridden keys whose values differ between runs, in the order they were given."""
+    keys: list[str] = []
+    for run in runs:
+        keys += [key for key in run.settings if key not in keys]
+    return [key for key in keys if len({run.settings.get(key) for run in runs}) > 1]
+
+
+def ranked(runs: list[Run]) -> list[Run]:
+    """Finished runs by validation accuracy (ties: lower validation loss first), then the others."""
+    finished = sorted(
+        (run for run in runs if run.finished), key=lambda run: (-run.metrics["val_acc"], run.metrics["val_loss"])
+    )
+    return finished + [run for run in runs if not run.finished]

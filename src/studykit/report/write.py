@@ -1,0 +1,93 @@
+"""Writes a sweep's report: summary.csv, report.md, report.html, the figures and a TensorBoard summary."""
+
+import csv
+import logging
+import statistics
+from pathlib import Path
+
+from studykit.report import figures, render
+from studykit.report.runs import METRICS, Run, job_directories, ranked, read_run, varying_keys
+from studykit.report.tensorboard import log_sweep
+
+log = logging.getLogger(__name__)
+RUN_COLUMNS = ("params", "epochs", "best_epoch", "train_seconds", *METRICS)
+FIGURES = "report"
+
+
+def write_report(sweep_dir: Path) -> Path:
+    """Reads every job of `sweep_dir` and writes the report there; returns the path of report.md."""
+    runs = ranked([read_run(directory) for directory in job_directories(sweep_dir)])
+    if not runs:
+        raise FileNotFoundError(f"{sweep_dir} holds no Hydra jobs (no */.hydra/overrides.yaml)")
+    keys = varying_keys(runs)
+    finished = [run for run in runs if run.finished]
+    best = finished[0] if finished else None
+    rows = [row(run, keys, run is best) for run in runs]
+    write_csv(sweep_dir / "summary.csv", rows)
+    pictures = draw(sweep_dir / FIGURES, runs, finished, best, keys)
+    replicas = seed_means(finished, keys)
+    (sweep_dir / "report.md").write_text(render.markdown(sweep_dir, rows, best, keys, pictures, replicas))
+    (sweep_dir / "report.html").write_text(render.html_page(sweep_dir, rows, best, keys, pictures, replicas))
+    log_sweep(sweep_dir / FIGURES / "tensorboard", rows, keys, render.markdown_table(rows))
+    log.info(f"report of {len(runs)} runs ({len(runs) - len(finished)} not finished) in {sweep_dir / 'report.md'}")
+    return sweep_dir / "report.md"
+
+
+def row(run: Run, keys: list[str], best: bool) -> dict:
+    values = {"job": run.name.split("_")[0], **{key: run.settings.get(key, "") for key in keys}}
+    values |= {column: run.metrics.get(column, "") for column in RUN_COLUMNS} if run.finished else {}
+    values |= {"best": "yes" if best else "", "status": "finished" if run.finished else "failed", "error": run.error}
+    return values
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with path.open("w", newline="") as file:
+        writer = csv.DictWriter(file, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def draw(directory: Path, runs: list[Run], finished: list[Run], best: Run | None, keys: list[str]) -> dict[str, Path]:
+    directory.mkdir(exist_ok=True)
+    pictures = {}
+    if finished:
+        pictures["Validation loss by epoch"] = figures.loss_curves(
+            runs, keys, "epoch", directory / "val_loss_epoch.png"
+        )
+        pictures["Validation loss by training time"] = figures.loss_curves(
+            runs, keys, "seconds", directory / "val_loss_seconds.png"
+        )
+        pictures["Test accuracy"] = figures.bars(
+            finished, keys, "test_acc", "test accuracy", directory / "test_acc.png"
+        )
+        pictures["Training time"] = figures.bars(
+            finished, keys, "train_seconds", "training seconds", directory / "train_seconds.png"
+        )
+    confusion = figures.best_confusion(best, directory / "best_test_confusion.png") if best else None
+    if confusion:
+        pictures["Best run (by validation accuracy): normalized test confusion matrix"] = confusion
+    if len(keys) == 2 and finished:
+        pictures[f"Validation accuracy over {keys[0]} x {keys[1]}"] = figures.heatmap(
+            runs, keys, directory / "val_acc_heatmap.png"
+        )
+    return pictures
+
+
+def seed_means(finished: list[Run], keys: list[str]) -> list[dict]:
+    """When `seed` is swept: each variant's mean and standard deviation over its seeds."""
+    if "seed" not in keys:
+        return []
+    others = [key for key in keys if key != "seed"]
+    groups: dict[tuple, list[Run]] = {}
+    for run in finished:
+        groups.setdefault(tuple(run.settings.get(key) for key in others), []).append(run)
+    table = []
+    for values, group in groups.items():
+        entry = dict(zip(others, values, strict=True)) | {"seeds": len(group)}
+        for metric in ("val_acc", "test_acc", "test_loss", "train_seconds"):
+            numbers = [run.metrics[metric] for run in group]
+            spread = statistics.stdev(numbers) if len(numbers) > 1 else 0.0
+            entry[metric] = f"{statistics.fmean(numbers):.4f} ± {spread:.4f}"
+        table.append(entry)
+    return sorted(table, key=lambda entry: entry["val_acc"], reverse=True)
