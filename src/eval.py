@@ -21,6 +21,7 @@ from studykit.callbacks.confusion_images import ConfusionImages  # noqa: E402
 from studykit.checkpoints import read_run_config  # noqa: E402
 from studykit.config import build, build_classifier  # noqa: E402
 from studykit.failures import reported_as_one_line  # noqa: E402
+from studykit.overrides import exit_on_unknown_key  # noqa: E402
 from studykit.run_summary import final_metrics, write_json  # noqa: E402
 from studykit.runtime import prepare_torch  # noqa: E402
 
@@ -46,4 +47,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    exit_on_unknown_key("eval")
     main()

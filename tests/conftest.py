@@ -22,10 +22,11 @@ def train_in_process(output_dir: Path, *overrides: str) -> dict | None:
 
 
 def run_script(script: str, *args: str, log_dir: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run `src/<script>` as a user would, with logs under `log_dir`."""
+    """Run `src/<script>` as a user would, with logs under `log_dir` (training without a progress bar)."""
     environment = os.environ | {"LOG_DIR": str(log_dir), "HYDRA_FULL_ERROR": "0"} | (env or {})
+    quiet = QUIET if script == "train.py" else []
     return subprocess.run(
-        [sys.executable, str(ROOT / "src" / script), *args, *QUIET],
+        [sys.executable, str(ROOT / "src" / script), *args, *quiet],
         cwd=ROOT,
         env=environment,
         capture_output=True,

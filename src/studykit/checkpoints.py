@@ -5,8 +5,36 @@ import zipfile
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig, OmegaConf
 
 from studykit.errors import ConfigError
+
+
+def resume_path(ckpt_path: str | None, output_dir: Path, cfg: DictConfig) -> str | None:
+    """The checkpoint fitting continues from. `ckpt_path=<file>`: that file, if it was written by a run of the
+    same model on the same data. `ckpt_path=last`, or none given while the run dir already holds
+    `checkpoints/last.ckpt` (a killed run or sweep re-launched into its own dir): that file."""
+    last = output_dir / "checkpoints" / "last.ckpt"
+    if ckpt_path == "last" and not last.is_file():
+        raise ConfigError(
+            "ckpt_path",
+            "last",
+            f"{last} does not exist; add hydra.run.dir=<run dir> (or hydra.sweep.dir=<sweep "
+            "dir> with -m) to continue that run in its own dir, or give the checkpoint file",
+        )
+    if ckpt_path in (None, "last"):
+        return str(last) if last.is_file() else None
+    stored = read_run_config(ckpt_path)
+    for group in ("model", "data"):
+        before = {key: value for key, value in stored[group].items() if not key.endswith("_dir")}
+        now = {key: value for key, value in OmegaConf.to_container(cfg[group], resolve=True).items()}
+        now = {key: value for key, value in now.items() if not key.endswith("_dir")}
+        if before["_target_"] != now["_target_"] or (group == "model" and before != now):
+            changed = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
+            raise ConfigError(
+                "ckpt_path", ckpt_path, f"it was written for other {group} settings ({', '.join(changed)} differ)"
+            )
+    return ckpt_path
 
 
 def read_run_config(path: str) -> dict:

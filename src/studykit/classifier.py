@@ -15,7 +15,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from studykit.data.in_memory import SPLITS
-from studykit.errors import ConfigError
+from studykit.errors import ConfigError, TrainingDiverged
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
@@ -68,7 +68,14 @@ class Classifier(LightningModule):
         return loss
 
     def training_step(self, batch, batch_idx):
-        return self._step(batch, SPLITS.index("train"))
+        loss = self._step(batch, SPLITS.index("train"))
+        if not torch.isfinite(loss):
+            learning_rate = self.trainer.optimizers[0].param_groups[0]["lr"]
+            raise TrainingDiverged(
+                f"the training loss is {loss.item()} at epoch {self.current_epoch + 1}, step {self.global_step + 1} "
+                f"(batch {batch_idx + 1} of the epoch); lower optimizer.lr (now {learning_rate:g}) or check the data"
+            )
+        return loss
 
     def validation_step(self, batch, batch_idx):
         self._step(batch, SPLITS.index("val"))

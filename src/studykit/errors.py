@@ -29,5 +29,9 @@ def require_fraction(key: str, value) -> float:
     return float(value)
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss stopped being a finite number; the message names the epoch, the step and the learning rate."""
+
+
 class DataError(RuntimeError):
     """Data files that are missing, unreadable or corrupt; the message says which file and how to fix it."""

@@ -10,7 +10,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from studykit.errors import ConfigError, DataError
+from studykit.errors import ConfigError, DataError, TrainingDiverged
 
 FAILURE_FILE = "failure.txt"
 log = logging.getLogger(__name__)
@@ -18,11 +18,13 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def reported_as_one_line(output_dir: Path):
-    """On a `ConfigError` or `DataError`: log one line and write it to `failure.txt`. A single run then exits
-    with status 2; in a multirun the job ends and the other jobs go on (`SweepFailures` reports at the end)."""
+    """On a `ConfigError`, `DataError` or `TrainingDiverged`: log one line and write it to `failure.txt`. A single
+    run then exits with status 2; in a multirun the job ends and the other jobs go on (`SweepFailures` reports at
+    the end). A failure.txt left by an earlier attempt in the same dir is removed first."""
+    (output_dir / FAILURE_FILE).unlink(missing_ok=True)
     try:
         yield
-    except (ConfigError, DataError) as error:
+    except (ConfigError, DataError, TrainingDiverged) as error:
         line = "error: " + " ".join(str(error).split())
         log.error(line)
         (output_dir / FAILURE_FILE).write_text(line + "\n")

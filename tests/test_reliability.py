@@ -1,0 +1,147 @@
+"""What goes wrong in a long grid costs one job and says so plainly: mistyped keys, diverging losses, killed
+runs and sweeps re-launched, checkpoints that do not belong to the run."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import QUIET, ROOT, read_json, run_script, train_in_process
+from studykit.overrides import unknown_key
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["model.hiden=10"], "model.hiden=10 is invalid: model has no key 'hiden'; did you mean hidden?"),
+        (["-m", "model.hiden=10,40"], "model.hiden='10' is invalid: model has no key 'hiden'; did you mean hidden?"),
+        (["modle.hidden=3"], "modle.hidden=3 is invalid: the config has no key 'modle'; did you mean model?"),
+        (["data=mnist", "data.normalise=scale"], "data has no key 'normalise'; did you mean normalize?"),
+        (["experiment=mnist_cnn", "model.pool_sise=3"], "did you mean pool_size or pool_stride or pooling?"),
+        (["optimizer=sgd", "optimizer.momentum=0.9"], "+optimizer.momentum=... adds it; keys: fused, lr, weight_decay"),
+    ],
+)
+def test_a_mistyped_key_is_named_with_the_closest_keys(args, message):
+    assert message in str(unknown_key("train", args))
+
+
+@pytest.mark.parametrize("args", [["model.hidden=10", "model.act=tanh"], ["-m", "+digits_case=a,b", "seed=0,1"]])
+def test_existing_keys_pass(args):
+    assert unknown_key("train", args) is None
+
+
+def test_the_command_line_stops_on_a_mistyped_key_before_anything_runs(tmp_path):
+    result = run_script("train.py", "model.hiden=10", log_dir=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: model.hiden=10 is invalid: model has no key 'hiden'; did you mean hidden? "
+        "keys: act, depth, dropout, hidden, init, output_act"
+    ]
+    assert not tmp_path.exists() or not list(tmp_path.iterdir())
+
+
+def test_a_wrong_type_is_one_line(tmp_path):
+    with pytest.raises(SystemExit):
+        train_in_process(tmp_path / "run", "model.hidden=abc")
+    assert (
+        tmp_path / "run" / "failure.txt"
+    ).read_text() == "error: model.hidden='abc' is invalid: must be an integer >= 1\n"
+
+
+def test_a_diverging_job_stops_with_its_epoch_and_step_and_the_sweep_goes_on(tmp_path):
+    result = run_script(
+        "train.py", "-m", "optimizer=sgd", "optimizer.lr=1e12,0.01", "trainer.max_epochs=2", log_dir=tmp_path
+    )
+    assert result.returncode == 1
+    (sweep,) = (tmp_path / "multirun").iterdir()
+    (diverged,) = sweep.glob("0_*")
+    failure = (diverged / "failure.txt").read_text()
+    assert failure.startswith("error: the training loss is nan at epoch 1, step ") or "is inf at epoch 1" in failure
+    assert "lower optimizer.lr (now 1e+12)" in failure
+    (healthy,) = sweep.glob("1_*")
+    assert read_json(healthy / "metrics.json")["epochs"] == 2
+    assert "the training loss is" in (sweep / "report.md").read_text()
+
+
+def wait_for(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the training run did not get that far"
+        time.sleep(0.2)
+
+
+def test_a_killed_run_continues_in_its_own_dir(tmp_path):
+    run_dir = tmp_path / "run"
+    arguments = [*QUIET, "trainer.max_epochs=40", "callbacks.early_stopping.patience=1000", f"hydra.run.dir={run_dir}"]
+    command = [sys.executable, str(ROOT / "src" / "train.py"), *arguments]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    try:
+        wait_for(last.is_file, 120)
+        wait_for(lambda: torch.load(last, weights_only=True)["epoch"] >= 2, 120)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert not (run_dir / "metrics.json").exists()
+    killed_after = torch.load(last, weights_only=True)["epoch"] + 1
+    assert killed_after < 40
+
+    result = run_script("train.py", *arguments, log_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "continuing from" in result.stdout + result.stderr
+    assert read_json(run_dir / "metrics.json")["epochs"] == 40
+    for checkpoint in (run_dir / "checkpoints").iterdir():
+        assert torch.load(checkpoint, weights_only=True)["state_dict"]  # no truncated file
+    assert not list(run_dir.rglob("*.partial")) and not list(run_dir.rglob("*.tmp"))
+
+
+def test_a_relaunched_sweep_keeps_finished_jobs_and_finishes_the_others(tmp_path):
+    sweep = tmp_path / "sweep"
+    arguments = ["-m", "model.hidden=10,40", "trainer.max_epochs=2", f"hydra.sweep.dir={sweep}"]
+    assert run_script("train.py", *arguments, log_dir=tmp_path).returncode == 0
+    (finished,), (crashed,) = sweep.glob("0_*"), sweep.glob("1_*")
+    kept = (finished / "metrics.json").read_text(), (finished / "metrics.json").stat().st_mtime_ns
+    (crashed / "metrics.json").unlink()  # as if the machine died before the job's end
+
+    result = run_script("train.py", *arguments, log_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ((finished / "metrics.json").read_text(), (finished / "metrics.json").stat().st_mtime_ns) == kept
+    assert read_json(crashed / "metrics.json")["epochs"] == 2
+    assert "has finished already" in result.stdout + result.stderr
+
+
+def test_a_checkpoint_of_another_model_is_refused(default_run, tmp_path):
+    best = default_run / "checkpoints" / "best.ckpt"
+    with pytest.raises(SystemExit):
+        train_in_process(tmp_path / "run", f"ckpt_path={best}", "model.hidden=7")
+    assert (
+        (tmp_path / "run" / "failure.txt")
+        .read_text()
+        .startswith(f"error: ckpt_path='{best}' is invalid: it was written for other model settings (hidden differ)")
+    )
+
+
+def test_eval_reproduces_the_run_and_refuses_what_is_not_a_checkpoint(default_run, tmp_path):
+    result = run_script("eval.py", f"ckpt_path={default_run / 'checkpoints' / 'best.ckpt'}", log_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (eval_dir,) = (tmp_path / "eval").iterdir()
+    evaluated, trained = read_json(eval_dir / "metrics.json"), read_json(default_run / "metrics.json")
+    assert [evaluated[f"{split}_acc"] for split in ("train", "val", "test")] == [
+        trained[f"{split}_acc"] for split in ("train", "val", "test")
+    ]
+    (tmp_path / "notes.ckpt").write_text("not a checkpoint")
+    for path, reason in [(tmp_path / "missing.ckpt", "no such file"), (tmp_path / "notes.ckpt", "not a readable")]:
+        result = run_script("eval.py", f"ckpt_path={path}", log_dir=tmp_path)
+        assert result.returncode == 2 and f"ckpt_path='{path}' is invalid: {reason}" in result.stdout + result.stderr
+
+
+def test_different_seeds_give_different_splits_and_weights():
+    from studykit.data.digits import DigitsDataModule
+
+    first, second = DigitsDataModule(seed=0).load_splits(), DigitsDataModule(seed=1).load_splits()
+    assert not torch.equal(first["test"][1], second["test"][1])
