@@ -1,7 +1,6 @@
 """What goes wrong in a long grid costs one job and says so plainly: mistyped keys, diverging losses, killed
 runs and sweeps re-launched, checkpoints that do not belong to the run."""
 
-import os
 import signal
 import subprocess
 import sys
