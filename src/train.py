@@ -37,7 +37,7 @@ from studykit.run_summary import (  # noqa: E402
     parameter_count,
     write_json,
 )
-from studykit.runtime import prepare_torch  # noqa: E402
+from studykit.runtime import prepare_torch, threads_per_job  # noqa: E402
 
 log = logging.getLogger("train")
 
@@ -51,7 +51,7 @@ def train(cfg: DictConfig) -> dict | None:
         return json.loads((output_dir / "metrics.json").read_text())
     OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
     with reported_as_one_line(output_dir):
-        prepare_torch(cfg.threads)
+        prepare_torch(cfg.threads or threads_per_job(hydra_cfg.launcher))
         lightning.seed_everything(cfg.seed, workers=True, verbose=False)
         log.info(f"data={hydra_cfg.runtime.choices.data} model={hydra_cfg.runtime.choices.model}")
         datamodule, classifier = build_classifier(cfg)

@@ -105,11 +105,11 @@ class Classifier(LightningModule):
         if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             splits.append("train")
         for split in splits:
-            self.log_dict(self._epoch_metrics(split), logger=False)
+            self.log_dict(self._epoch_metrics(split), logger=False, sync_dist=True)
 
     def on_test_epoch_start(self):
         self.test_confusion: dict[str, Tensor] = {}
 
     def on_test_epoch_end(self):
         for split in SPLITS:
-            self.log_dict(self._epoch_metrics(split), logger=False)
+            self.log_dict(self._epoch_metrics(split), logger=False, sync_dist=True)

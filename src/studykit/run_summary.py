@@ -42,7 +42,7 @@ def hardware(trainer: Trainer) -> str:
     device = trainer.strategy.root_device
     if device.type == "cuda":
         return f"{trainer.world_size} x {torch.cuda.get_device_name(device)}"
-    return f"CPU {platform.machine()}, {torch.get_num_threads()} threads"
+    return f"CPU {platform.machine()}, torch threads: {torch.get_num_threads()}"
 
 
 def parameter_count(network: nn.Module) -> int:

@@ -1,0 +1,73 @@
+"""Beyond one process: a grid through the joblib and submitit launchers, real DDP on two CPU processes, and an
+Optuna search; each checked by what the runs wrote."""
+
+import os
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+from conftest import read_json, run_script
+from studykit.compose import CONFIGS
+
+GRID = ["-m", "model.hidden=10,40", "model.act=relu,tanh", "trainer.max_epochs=2"]
+
+
+def finished_jobs(log_dir):
+    (sweep,) = (log_dir / "multirun").iterdir()
+    return sweep, [read_json(path) for path in sorted(sweep.glob("*/metrics.json"))]
+
+
+def test_joblib_runs_the_grid_two_at_a_time_with_the_cores_shared(tmp_path):
+    result = run_script("train.py", *GRID, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", log_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr
+    sweep, runs = finished_jobs(tmp_path)
+    assert len(runs) == 4 and all(run["epochs"] == 2 for run in runs)
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    assert {run["hardware"].split("torch threads: ")[1] for run in runs} == {str(threads)}
+    assert len((sweep / "summary.csv").read_text().splitlines()) == 5
+
+
+def test_submitit_local_runs_the_grid(tmp_path):
+    result = run_script("train.py", *GRID, "hydra/launcher=submitit_local", log_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    sweep, runs = finished_jobs(tmp_path)
+    assert sorted(run["params"] for run in runs) == [760, 760, 3010, 3010]
+    assert (sweep / ".submitit").is_dir()
+
+
+def test_ddp_on_two_cpu_processes_writes_once_and_measures_the_whole_data(tmp_path):
+    arguments = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2"]
+    result = run_script("train.py", *arguments, log_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    metrics = read_json(run_dir / "metrics.json")
+    assert metrics["epochs"] == 2
+    assert sorted(path.name for path in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert len((run_dir / "history.csv").read_text().splitlines()) == 3  # a header and one row per epoch
+    counts = read_json(run_dir / "confusion.json")["counts"]
+    # The bundled digits split 1077 / 360 / 360; each rank sees half, the matrices hold all of it.
+    assert [sum(map(sum, counts[split])) for split in ("train", "val", "test")] == [1077, 360, 360]
+    assert metrics["val_acc"] == pytest.approx(sum(counts["val"][i][i] for i in range(10)) / 360)
+
+
+def test_optuna_search_runs_its_trials_and_reports_the_best(tmp_path):
+    arguments = ["hparams_search=digits_optuna", "hydra.sweeper.n_trials=4", "trainer.max_epochs=2"]
+    result = run_script("train.py", *arguments, log_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    sweep, runs = finished_jobs(tmp_path)
+    assert len(runs) == 4
+    best = OmegaConf.load(sweep / "optimization_results.yaml")
+    assert best["best_value"] == max(run["val_acc"] for run in runs)
+    assert set(best["best_params"]) == {"optimizer.lr", "model.hidden", "model.depth", "model.act"}
+
+
+def test_the_slurm_launcher_takes_its_resources_from_config():
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose("train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.partition, launcher.gpus_per_node, launcher.mem_gb, launcher.timeout_min) == ("gpu", 1, 32, 240)
