@@ -21,7 +21,9 @@ def train_in_process(output_dir: Path, *overrides: str) -> dict | None:
     return train(compose_run("train", [*QUIET, f"paths.log_dir={output_dir.parent}", *overrides], output_dir))
 
 
-def run_script(script: str, *args: str, log_dir: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_script(
+    script: str, *args: str, log_dir: Path, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run `src/<script>` as a user would, with logs under `log_dir` (training without a progress bar)."""
     environment = os.environ | {"LOG_DIR": str(log_dir), "HYDRA_FULL_ERROR": "0"} | (env or {})
     quiet = QUIET if script == "train.py" else []
@@ -31,7 +33,7 @@ def run_script(script: str, *args: str, log_dir: Path, env: dict | None = None) 
         env=environment,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
     )
 
 

@@ -39,7 +39,9 @@ def reproduce(experiment: str, data_dir: Path, *overrides: str, name: str | None
     shutil.rmtree(sweep_dir, ignore_errors=True)
     device = ["trainer=gpu"] if ON_GPU else CPU_CUTS.get(experiment, [])
     arguments = ["-m", f"experiment={experiment}", f"hydra.sweep.dir={sweep_dir}", *device, *overrides]
-    result = run_script("train.py", *arguments, log_dir=REPRODUCE_DIR, env={"DATA_DIR": str(data_dir)})
+    result = run_script(
+        "train.py", *arguments, log_dir=REPRODUCE_DIR, env={"DATA_DIR": str(data_dir)}, timeout=6 * 3600
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return [read_json(path) for path in sorted(sweep_dir.rglob("metrics.json"))]
 
