@@ -49,9 +49,10 @@ format: $(INSTALLED) ## Reformat with ruff
 tensorboard: $(INSTALLED) ## Serve TensorBoard on logs/ (http://localhost:6006)
 	$(VENV)/bin/tensorboard --logdir logs
 
-benchmark: $(INSTALLED) ## Seconds per epoch: template vs hand-written loop (digits); our data vs torchvision's (MNIST)
+benchmark: $(INSTALLED) ## Template vs hand loop (digits), our data vs torchvision's (MNIST), sequential vs joblib grid
 	$(PY) scripts/benchmark_overhead.py
 	$(PY) scripts/benchmark_data.py
+	$(PY) scripts/benchmark_launchers.py
 
 clean: ## Remove logs and caches (keeps .venv and data/)
 	rm -rf logs .pytest_cache .ruff_cache

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 REPRODUCE_DIR = Path(os.environ.get("REPRODUCE_DIR", ROOT / "logs" / "reproduce"))
 ON_GPU = torch.cuda.is_available()
 CPU_CUTS = {
-    "mnist_cnn": ["optimizer=adam", "trainer.max_epochs=3"],
-    "cifar10_cnn": ["optimizer=adam", "model.pooling=max", "trainer.max_epochs=10"],
+    "mnist_cnn": ["optimizer=adam", "trainer.max_epochs=2"],
+    "cifar10_cnn": ["optimizer=adam", "model.pooling=max", "trainer.max_epochs=6"],
 }
 
 
