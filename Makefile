@@ -28,14 +28,14 @@ report: $(INSTALLED) ## Write a sweep's report (make report SWEEP=logs/multirun/
 data: $(INSTALLED) ## Download (when absent) and cache MNIST, CIFAR-10 and IMDB in data/ or DATA_DIR
 	$(PY) scripts/prepare_data.py mnist cifar10 imdb
 
-test: $(INSTALLED) ## Run the test suite (without the slow tests)
-	$(PY) -m pytest -m "not slow"
+test: $(INSTALLED) ## Run the test suite (without the slow and reproduce tests)
+	$(PY) -m pytest -m "not slow and not reproduce"
 
-test-slow: $(INSTALLED) ## Run only the slow tests (the real-data studies: see make reproduce)
+test-slow: $(INSTALLED) ## Run the slow tests: launchers, DDP, Optuna (a few minutes)
 	$(PY) -m pytest -m slow
 
 reproduce: $(INSTALLED) ## Run the studies on the real data (slow tests, needs ../shared/data) and write docs/RESULTS.md
-	$(PY) -m pytest -m slow tests/test_reproduce.py
+	$(PY) -m pytest -m reproduce
 	$(PY) scripts/results_table.py
 
 lint: $(INSTALLED) ## Check style with ruff

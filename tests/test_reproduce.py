@@ -1,5 +1,5 @@
 """The studies of ../shared/SEEDS.md on the real data, as `make reproduce` runs them; each asserts the study's
-figure. Slow (minutes to hours on a CPU): `make reproduce` or `pytest -m slow`, never in the default suite.
+figure. Hours on a CPU: `make reproduce` (`pytest -m reproduce`), never in the default suite.
 
 Runs go to $REPRODUCE_DIR (default logs/reproduce/<experiment>/), where scripts/results_table.py reads them.
 Without a GPU the two CNN grids are cut to what a CPU finishes (net_1 and net_2 with Adam, few epochs); the
@@ -16,7 +16,7 @@ import torch
 
 from conftest import ROOT, SHARED_DATA, read_json, run_script
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.reproduce
 
 REPRODUCE_DIR = Path(os.environ.get("REPRODUCE_DIR", ROOT / "logs" / "reproduce"))
 ON_GPU = torch.cuda.is_available()

@@ -4,12 +4,11 @@ Optuna search; each checked by what the runs wrote."""
 import os
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from conftest import read_json, run_script
-from studykit.compose import CONFIGS
+
+pytestmark = pytest.mark.slow  # a few minutes: `make test-slow` (CI runs it after `make test`)
 
 GRID = ["-m", "model.hidden=10,40", "model.act=relu,tanh", "trainer.max_epochs=2"]
 
@@ -62,12 +61,3 @@ def test_optuna_search_runs_its_trials_and_reports_the_best(tmp_path):
     best = OmegaConf.load(sweep / "optimization_results.yaml")
     assert best["best_value"] == max(run["val_acc"] for run in runs)
     assert set(best["best_params"]) == {"optimizer.lr", "model.hidden", "model.depth", "model.act"}
-
-
-def test_the_slurm_launcher_takes_its_resources_from_config():
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu"], return_hydra_config=True)
-    launcher = cfg.hydra.launcher
-    assert launcher._target_.endswith("SlurmLauncher")
-    assert (launcher.partition, launcher.gpus_per_node, launcher.mem_gb, launcher.timeout_min) == ("gpu", 1, 32, 240)
