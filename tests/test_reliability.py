@@ -125,7 +125,7 @@ def test_a_checkpoint_of_another_model_is_refused(default_run, tmp_path):
     )
 
 
-def test_eval_reproduces_the_run_and_refuses_what_is_not_a_checkpoint(default_run, tmp_path):
+def test_eval_reproduces_the_run_and_refuses_a_missing_checkpoint(default_run, tmp_path):
     result = run_script("eval.py", f"ckpt_path={default_run / 'checkpoints' / 'best.ckpt'}", log_dir=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     (eval_dir,) = (tmp_path / "eval").iterdir()
@@ -133,10 +133,9 @@ def test_eval_reproduces_the_run_and_refuses_what_is_not_a_checkpoint(default_ru
     assert [evaluated[f"{split}_acc"] for split in ("train", "val", "test")] == [
         trained[f"{split}_acc"] for split in ("train", "val", "test")
     ]
-    (tmp_path / "notes.ckpt").write_text("not a checkpoint")
-    for path, reason in [(tmp_path / "missing.ckpt", "no such file"), (tmp_path / "notes.ckpt", "not a readable")]:
-        result = run_script("eval.py", f"ckpt_path={path}", log_dir=tmp_path)
-        assert result.returncode == 2 and f"ckpt_path='{path}' is invalid: {reason}" in result.stdout + result.stderr
+    missing = tmp_path / "missing.ckpt"
+    result = run_script("eval.py", f"ckpt_path={missing}", log_dir=tmp_path)
+    assert result.returncode == 2 and f"ckpt_path='{missing}' is invalid: no such file" in result.stdout + result.stderr
 
 
 def test_different_seeds_give_different_splits_and_weights():

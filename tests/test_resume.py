@@ -1,52 +1,30 @@
-"""Ctrl-C keeps the last checkpoint; `ckpt_path=` resumes from it and finishes the planned epochs."""
+"""`ckpt_path=<file>` continues fitting from a checkpoint in a new run dir and finishes the planned epochs.
+(A killed run continuing in its own dir: tests/test_reliability.py.)"""
 
 import csv
-import os
-import signal
-import subprocess
-import sys
-import time
 
+import pytest
 import torch
 
-from conftest import QUIET, ROOT, read_json, run_script
+from conftest import read_json, train_in_process
+from studykit.checkpoints import read_run_config
+from studykit.errors import ConfigError
 
 
-def wait_for(condition, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the training run did not get that far"
-        time.sleep(0.2)
+def test_continue_from_a_checkpoint_in_a_new_run_dir(default_run, tmp_path):
+    last = default_run / "checkpoints" / "last.ckpt"
+    done = torch.load(last, weights_only=True)["epoch"] + 1
+    summary = train_in_process(tmp_path / "run", f"ckpt_path={last}", f"trainer.max_epochs={done + 2}")
+    assert summary["epochs"] == done + 2
+    with (tmp_path / "run" / "history.csv").open() as file:
+        assert [int(row["epoch"]) for row in csv.DictReader(file)] == [done + 1, done + 2]
+    assert read_json(default_run / "metrics.json")["epochs"] == done  # the original run is untouched
 
 
-def test_interrupt_then_resume(tmp_path):
-    first_logs, second_logs = tmp_path / "first", tmp_path / "second"
-    command = [sys.executable, str(ROOT / "src" / "train.py"), *QUIET, "trainer.max_epochs=100000"]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=os.environ | {"LOG_DIR": str(first_logs)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(lambda: len(list(first_logs.glob("runs/*/checkpoints/last.ckpt"))) == 1, 120)
-        (last,) = first_logs.glob("runs/*/checkpoints/last.ckpt")
-        wait_for(lambda: torch.load(last, weights_only=True)["epoch"] >= 2, 120)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) != 0
-    finally:
-        process.kill()
-    run_dir = last.parents[1]
-    assert not (run_dir / "metrics.json").exists()
-    interrupted_at = torch.load(last, weights_only=True)["epoch"] + 1  # completed epochs, intact file
-
-    result = run_script(
-        "train.py", f"ckpt_path={last}", f"trainer.max_epochs={interrupted_at + 3}", log_dir=second_logs
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    (resumed,) = second_logs.glob("runs/*")
-    assert read_json(resumed / "metrics.json")["epochs"] == interrupted_at + 3
-    with (resumed / "history.csv").open() as file:
-        epochs = [int(row["epoch"]) for row in csv.DictReader(file)]
-    assert epochs == [interrupted_at + 1, interrupted_at + 2, interrupted_at + 3]
+@pytest.mark.parametrize(("content", "reason"), [(None, "no such file"), (b"not a checkpoint", "not a readable")])
+def test_what_is_not_a_checkpoint_is_named(tmp_path, content, reason):
+    path = tmp_path / "some.ckpt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError, match=f"ckpt_path='{path}' is invalid: {reason}"):
+        read_run_config(str(path))
