@@ -98,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, nargs="?", default=ROOT / "logs" / "reproduce")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "RESULTS.md")
+    parser.add_argument("--note", default="", help="a paragraph on how these runs were made (load, cuts)")
     args = parser.parse_args()
     lines = [
         "# Results on the real data sets",
@@ -108,6 +109,7 @@ def main() -> None:
         "is how many were trained, `train s` the seconds of fitting. Variants list every override the runs were "
         "made with, so a shortened run (fewer epochs, part of the grid) says so in its row.",
         "",
+        *([args.note, ""] if args.note else []),
     ]
     for experiment in STUDIES:
         runs = read_runs(args.root / experiment)
