@@ -51,19 +51,22 @@ def test_a_wrong_type_is_one_line(tmp_path):
     ).read_text() == "error: model.hidden='abc' is invalid: must be an integer >= 1\n"
 
 
-def test_a_diverging_job_stops_with_its_epoch_and_step_and_the_sweep_goes_on(tmp_path):
-    result = run_script(
-        "train.py", "-m", "optimizer=sgd", "optimizer.lr=1e12,0.01", "trainer.max_epochs=2", log_dir=tmp_path
-    )
+def test_bad_or_diverging_jobs_fail_alone_with_one_line_each(tmp_path):
+    grid = ["-m", "optimizer=sgd", "optimizer.lr=1e12,0.01", "model.act=swish,relu", "trainer.max_epochs=2"]
+    result = run_script("train.py", *grid, log_dir=tmp_path)
     assert result.returncode == 1
+    assert "3 job(s) of the sweep failed" in result.stdout + result.stderr
     (sweep,) = (tmp_path / "multirun").iterdir()
-    (diverged,) = sweep.glob("0_*")
-    failure = (diverged / "failure.txt").read_text()
-    assert failure.startswith("error: the training loss is nan at epoch 1, step ") or "is inf at epoch 1" in failure
-    assert "lower optimizer.lr (now 1e+12)" in failure
-    (healthy,) = sweep.glob("1_*")
+    failures = {path.parent.name.split("_")[0]: path.read_text() for path in sweep.glob("*/failure.txt")}
+    assert sorted(failures) == ["0", "1", "2"]
+    assert "model.act='swish' is invalid" in failures["0"] and "model.act='swish' is invalid" in failures["2"]
+    assert failures["1"].startswith("error: the training loss is nan at epoch 1, step ")
+    assert "lower optimizer.lr (now 1e+12)" in failures["1"]
+    (healthy,) = sweep.glob("3_*")
     assert read_json(healthy / "metrics.json")["epochs"] == 2
-    assert "the training loss is" in (sweep / "report.md").read_text()
+    # The sweep report is written before the exit status says that jobs failed, and lists each reason.
+    report = (sweep / "report.md").read_text()
+    assert "4 runs, 3 not finished" in report and "the training loss is nan" in report and "swish" in report
 
 
 def wait_for(condition, seconds: float) -> None:
