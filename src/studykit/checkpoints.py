@@ -26,15 +26,18 @@ def resume_path(ckpt_path: str | None, output_dir: Path, cfg: DictConfig) -> str
         return str(last) if last.is_file() else None
     stored = read_run_config(ckpt_path)
     for group in ("model", "data"):
-        before = {key: value for key, value in stored[group].items() if not key.endswith("_dir")}
-        now = {key: value for key, value in OmegaConf.to_container(cfg[group], resolve=True).items()}
-        now = {key: value for key, value in now.items() if not key.endswith("_dir")}
+        before, now = _settings(stored[group]), _settings(OmegaConf.to_container(cfg[group], resolve=True))
         if before["_target_"] != now["_target_"] or (group == "model" and before != now):
             changed = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
             raise ConfigError(
                 "ckpt_path", ckpt_path, f"it was written for other {group} settings ({', '.join(changed)} differ)"
             )
     return ckpt_path
+
+
+def _settings(group: dict) -> dict:
+    """A config group's settings without its folders (data may move between runs)."""
+    return {key: value for key, value in group.items() if not key.endswith("_dir")}
 
 
 def read_run_config(path: str) -> dict:

@@ -29,6 +29,13 @@ def require_fraction(key: str, value) -> float:
     return float(value)
 
 
+def require_rate(key: str, value) -> float:
+    """A rate such as dropout: a number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(key, value, "must be a number in [0, 1)")
+    return float(value)
+
+
 class TrainingDiverged(RuntimeError):
     """The loss stopped being a finite number; the message names the epoch, the step and the learning rate."""
 

@@ -8,7 +8,7 @@ each side where Keras' 'same' pads only the bottom and right: same output size a
 import torch
 from torch import Tensor, nn
 
-from studykit.errors import ConfigError, require_choice, require_int_at_least
+from studykit.errors import ConfigError, require_choice, require_int_at_least, require_rate
 from studykit.models.activations import make_activation
 from studykit.models.initialization import initialize
 
@@ -41,8 +41,7 @@ class ConvNet(nn.Module):
         require_int_at_least("pool_size", pool_size, 1)
         if pool_stride is not None:
             require_int_at_least("pool_stride", pool_stride, 1)
-        if not 0 <= dropout < 1:
-            raise ConfigError("dropout", dropout, "must be a number in [0, 1)")
+        require_rate("dropout", dropout)
         layers: list[nn.Module] = []
         in_channels = input_shape[0]
         for index, out_channels in enumerate(channels):

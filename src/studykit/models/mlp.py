@@ -9,7 +9,7 @@ import math
 
 from torch import Tensor, nn
 
-from studykit.errors import ConfigError, require_choice, require_int_at_least
+from studykit.errors import require_choice, require_int_at_least, require_rate
 from studykit.models.activations import make_activation
 from studykit.models.initialization import initialize
 
@@ -34,8 +34,7 @@ class MLP(nn.Module):
         require_int_at_least("hidden", hidden, 1)
         require_int_at_least("depth", depth, 1)
         require_choice("output_act", output_act, OUTPUT_ACTIVATIONS)
-        if not 0 <= dropout < 1:
-            raise ConfigError("dropout", dropout, "must be a number in [0, 1)")
+        require_rate("dropout", dropout)
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(input_shape)
         for _ in range(depth):

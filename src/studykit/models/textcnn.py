@@ -7,7 +7,7 @@ binary cross-entropy by the classifier; `single_logit=false` gives two logits an
 
 from torch import Tensor, nn
 
-from studykit.errors import ConfigError, require_int_at_least
+from studykit.errors import ConfigError, require_int_at_least, require_rate
 from studykit.models.activations import make_activation
 from studykit.models.initialization import initialize
 
@@ -36,8 +36,7 @@ class TextCNN(nn.Module):
             require_int_at_least(key, value, 1)
         require_int_at_least("pool_size", pool_size, 1)
         require_int_at_least("hidden", hidden, 1)
-        if not 0 <= dropout < 1:
-            raise ConfigError("dropout", dropout, "must be a number in [0, 1)")
+        require_rate("dropout", dropout)
         (length,) = input_shape
         if conv and length // pool_size == 0:
             raise ConfigError("pool_size", pool_size, f"must be at most the text length data.max_len={length}")
