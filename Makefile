@@ -50,7 +50,7 @@ tensorboard: $(INSTALLED) ## Serve TensorBoard on logs/ (http://localhost:6006)
 	$(VENV)/bin/tensorboard --logdir logs
 
 benchmark: $(INSTALLED) ## Template vs hand loop (digits), our data vs torchvision's (MNIST), sequential vs joblib grid
-	$(PY) scripts/benchmark_overhead.py
+	$(PY) scripts/benchmark_speed.py
 	$(PY) scripts/benchmark_data.py
 	$(PY) scripts/benchmark_launchers.py
 

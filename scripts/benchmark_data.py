@@ -119,7 +119,7 @@ def main() -> None:
         scratch = Path(scratch)
         cfg = compose_run(
             "train",
-            [*SETTINGS, f"paths.data_dir={args.data_dir}", "callbacks.progress_bar.refresh_rate=0"],
+            [*SETTINGS, f"paths.data_dir={args.data_dir}", "callbacks.progress_bar.enabled=false"],
             scratch / "run",
         )
         common = TorchvisionMNIST(torchvision_root(args.data_dir, scratch), 32, cfg.data.eval_batch_size)

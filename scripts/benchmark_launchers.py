@@ -30,7 +30,7 @@ def sweep_seconds(launcher: list[str], data_dir: Path, epochs: int, log_dir: Pat
         "seed=0",
         f"trainer.max_epochs={epochs}",
         "callbacks.early_stopping.patience=100000",
-        "callbacks.progress_bar.refresh_rate=0",
+        "callbacks.progress_bar.enabled=false",
         "report=false",
         *launcher,
     ]

@@ -7,23 +7,28 @@ The checkpoint carries its run's config, so nothing else needs repeating. The ev
 metrics.json, confusion_<split>.png and TensorBoard events.
 """
 
+from studykit.preflight import check_command_line
+
+if __name__ == "__main__":
+    check_command_line("eval")  # in about a second: importing torch and Lightning below takes several
+
 import logging
-import os
 from pathlib import Path
 
-os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
+import hydra
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
 
-import hydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
-
-from studykit.callbacks.confusion_images import ConfusionImages  # noqa: E402
-from studykit.checkpoints import read_run_config  # noqa: E402
-from studykit.config import build, build_classifier  # noqa: E402
-from studykit.failures import reported_as_one_line  # noqa: E402
-from studykit.overrides import exit_on_unknown_key  # noqa: E402
-from studykit.run_summary import final_metrics, write_json  # noqa: E402
-from studykit.runtime import prepare_torch  # noqa: E402
+from studykit.callbacks.confusion_images import ConfusionImages
+from studykit.callbacks.progress import EpochProgress
+from studykit.checkpoints import read_run_config
+from studykit.config import build, build_classifier
+from studykit.errors import require_int_at_least
+from studykit.failures import reported_as_one_line
+from studykit.files import write_json
+from studykit.run_summary import final_metrics
+from studykit.runtime import prepare_torch
 
 log = logging.getLogger("eval")
 
@@ -32,12 +37,15 @@ log = logging.getLogger("eval")
 def main(cfg: DictConfig) -> float | None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     with reported_as_one_line(output_dir):
-        prepare_torch(cfg.threads)
+        prepare_torch()
+        if cfg.threads is not None:
+            torch.set_num_threads(require_int_at_least("threads", cfg.threads, 1))
         run_cfg = OmegaConf.create(read_run_config(cfg.ckpt_path))
         run_cfg.data.data_dir = cfg.paths.data_dir
         datamodule, classifier = build_classifier(run_cfg)
         loggers = [build("logger", node) for node in cfg.logger.values()]
-        trainer = build("trainer", cfg.trainer, callbacks=[ConfusionImages(str(output_dir))], logger=loggers)
+        callbacks = [ConfusionImages(str(output_dir)), EpochProgress()]
+        trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers)
         trainer.test(classifier, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True, verbose=False)
         summary = final_metrics(trainer) | {"ckpt_path": str(Path(cfg.ckpt_path).resolve())}
         if trainer.is_global_zero:
@@ -47,5 +55,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    exit_on_unknown_key("eval")
     main()

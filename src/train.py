@@ -11,75 +11,99 @@ Each run dir holds metrics.json, history.csv, the resolved config.yaml, checkpoi
 confusion_<split>.png and the TensorBoard events (`make tensorboard`).
 """
 
-import json
+from studykit.preflight import check_command_line
+
+if __name__ == "__main__":
+    check_command_line("train")  # in about a second: importing torch and Lightning below takes several
+
 import logging
-import os
 from pathlib import Path
 
-os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
+import hydra
+import lightning
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
 
-import hydra  # noqa: E402
-import lightning  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
-
-from studykit.callbacks.epoch_history import training_seconds  # noqa: E402
-from studykit.checkpoints import resume_path  # noqa: E402
-from studykit.config import build, build_classifier  # noqa: E402
-from studykit.failures import reported_as_one_line  # noqa: E402
-from studykit.overrides import exit_on_unknown_key  # noqa: E402
-from studykit.run_summary import (  # noqa: E402
-    checkpoint_epoch,
+from studykit import files, locks
+from studykit.callbacks.epoch_history import fit_timer
+from studykit.checkpoints import clear_previous_attempt, resume_path
+from studykit.config import build, build_classifier
+from studykit.errors import require_int_at_least
+from studykit.failures import FAILURE_FILE, reported_as_one_line
+from studykit.job_names import register_resolver
+from studykit.results import METRICS_FILE, read_metrics
+from studykit.run_summary import (
     final_metrics,
     hardware,
     hyperparameters,
     log_hparams,
     parameter_count,
-    write_json,
 )
-from studykit.runtime import prepare_torch, threads_per_job  # noqa: E402
+from studykit.runtime import choose_threads, forward_flops, prepare_torch, set_threads
 
 log = logging.getLogger("train")
+register_resolver()
 
 
 def train(cfg: DictConfig) -> dict | None:
     """Fit, test the best checkpoint, write metrics.json; returns its content (None if the run failed)."""
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
-    if (output_dir / "metrics.json").exists():
-        log.info(f"{output_dir} has finished already; keeping its results (delete its metrics.json to train again)")
-        return json.loads((output_dir / "metrics.json").read_text())
-    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
-    with reported_as_one_line(output_dir):
-        prepare_torch(cfg.threads or threads_per_job(hydra_cfg.launcher))
+    writer = locks.process_rank() == 0  # under DDP the other ranks' processes write nothing of their own
+    with reported_as_one_line(output_dir), locks.held(output_dir, "the run dir"):
+        if writer:
+            (output_dir / FAILURE_FILE).unlink(missing_ok=True)
+            files.remove_partial_files(output_dir)
+        try:
+            summary = read_metrics(output_dir / METRICS_FILE)
+            log.info(f"{output_dir} has finished already; keeping its results (delete its metrics.json to train again)")
+            return summary
+        except FileNotFoundError:
+            pass
+        except ValueError as reason:
+            log.warning(f"{output_dir}: {reason}; training this run again")
+        if writer:
+            files.write_text(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        prepare_torch()
         lightning.seed_everything(cfg.seed, workers=True, verbose=False)
         log.info(f"data={hydra_cfg.runtime.choices.data} model={hydra_cfg.runtime.choices.model}")
         datamodule, classifier = build_classifier(cfg)
+        split_sizes = datamodule.split_sizes()
         callbacks = [build("callbacks", node) for node in cfg.callbacks.values()]
+        ckpt_path = resume_path(cfg.ckpt_path, output_dir, cfg)
+        if ckpt_path == str(output_dir / "checkpoints" / "last.ckpt"):
+            clear_previous_attempt(output_dir)
         loggers = [build("logger", node) for node in cfg.logger.values()]
         trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers)
+        example, _ = datamodule.transform(tuple(tensor[:1] for tensor in datamodule.splits["train"]), training=False)
+        flops = forward_flops(classifier.network, example) * cfg.data.batch_size
+        threads = None if cfg.threads is None else require_int_at_least("threads", cfg.threads, 1)
+        processes = trainer.num_devices if trainer.strategy.root_device.type == "cpu" else 1
+        set_threads(threads or choose_threads(flops, hydra_cfg.launcher, processes))
 
-        log.info(f"fitting {parameter_count(classifier.network):,} parameters on {datamodule.split_sizes()}")
-        ckpt_path = resume_path(cfg.ckpt_path, output_dir, cfg)
+        params = parameter_count(classifier.network)
+        log.info(f"fitting {params:,} parameters on {split_sizes} with {torch.get_num_threads()} torch thread(s)")
         if ckpt_path:
             log.info(f"continuing from {ckpt_path}")
         trainer.fit(classifier, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-        epochs, seconds = trainer.current_epoch, training_seconds(trainer)
-        best_path = trainer.checkpoint_callback.best_model_path
-        log.info(f"testing the best checkpoint {best_path}")
-        trainer.test(classifier, datamodule=datamodule, ckpt_path=best_path, weights_only=True, verbose=False)
+        checkpoints = trainer.checkpoint_callback
+        epochs, seconds = trainer.current_epoch, fit_timer(trainer).time_elapsed("train")
+        best = str(checkpoints.best_path)
+        log.info(f"testing the best checkpoint {best}")
+        trainer.test(classifier, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)
 
         summary = final_metrics(trainer) | {
             "epochs": epochs,
-            "best_epoch": checkpoint_epoch(best_path),
+            "best_epoch": checkpoints.best_epoch,
             "train_seconds": round(seconds, 4),
-            "params": parameter_count(classifier.network),
+            "params": params,
             "hardware": hardware(trainer),
             "overrides": list(hydra_cfg.overrides.task),
         }
         if trainer.is_global_zero:
-            write_json(output_dir / "metrics.json", summary)
             log_hparams(trainer, hyperparameters(cfg, dict(hydra_cfg.runtime.choices)), summary)
+            files.write_json(output_dir / METRICS_FILE, summary)
         log.info(" ".join(f"{key}={summary[key]:.4f}" for key in ("val_acc", "test_acc", "test_loss", "train_seconds")))
         return summary
 
@@ -91,5 +115,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    exit_on_unknown_key("train")
     main()

@@ -1,9 +1,13 @@
 """Shared fixtures: the real configs composed with Hydra and shrunk (few epochs, tmp output), real runs."""
 
+import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +16,7 @@ from studykit.compose import PROJECT_ROOT, compose_run
 
 ROOT = PROJECT_ROOT
 SHARED_DATA = ROOT.parent / "shared" / "data"
-QUIET = ["callbacks.progress_bar.refresh_rate=0"]
+QUIET = ["callbacks.progress_bar.enabled=false"]
 
 
 def train_in_process(output_dir: Path, *overrides: str) -> dict | None:
@@ -39,6 +43,51 @@ def run_script(
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    with (run_dir / "history.csv").open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def outcome(run_dir: Path) -> tuple[dict, list[dict]]:
+    """What a run must reproduce exactly: metrics.json and history.csv without the seconds they took and
+    without the overrides that only say where it wrote."""
+    metrics = read_json(run_dir / "metrics.json")
+    for key in ("train_seconds", "overrides"):
+        metrics.pop(key)
+    return metrics, [{key: value for key, value in row.items() if key != "seconds"} for row in read_history(run_dir)]
+
+
+def run_until(
+    *args: str, log_dir: Path, condition: Callable[[str], bool], freeze: bool = False, timeout: float = 180
+) -> str:
+    """Start `src/train.py args` as a user would (with its progress lines, one per epoch) and SIGKILL it as soon
+    as `condition(output so far)` holds (`freeze`: SIGSTOP first, so it dies exactly where it was when the
+    condition was seen); its output."""
+    output_path = log_dir / f"output-{time.monotonic_ns()}.txt"
+    environment = os.environ | {"LOG_DIR": str(log_dir), "HYDRA_FULL_ERROR": "0"}
+    with output_path.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "src" / "train.py"), *args],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while not condition(output_path.read_text()):
+            assert process.poll() is None, f"the run ended before the kill:\n{output_path.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, "the run never got that far"
+            time.sleep(0.0005)
+        if freeze:
+            process.send_signal(signal.SIGSTOP)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    return output_path.read_text()
 
 
 def requires_real(name: str) -> pytest.MarkDecorator:

@@ -1,9 +1,19 @@
-"""Confusion-matrix normalization on a hand-made example, and its figure."""
+"""Confusion counts and their row normalization on hand-made examples, checked against torchmetrics, and the
+figure drawn from them."""
 
 import torch
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from studykit.callbacks.confusion_images import confusion_figure, normalize_rows
+from studykit.classifier import confusion_counts
+from studykit.confusion import confusion_figure, normalize_rows, pixels, png
+
+TARGETS = torch.tensor([0, 0, 0, 0, 1, 2, 2, 2, 2, 2])
+PREDICTIONS = torch.tensor([0, 0, 1, 0, 1, 2, 0, 2, 1, 2])
+
+
+def test_counts_match_torchmetrics():
+    assert torch.equal(confusion_counts(PREDICTIONS, TARGETS, 3), MulticlassConfusionMatrix(3)(PREDICTIONS, TARGETS))
+    assert confusion_counts(torch.tensor([], dtype=torch.long), torch.tensor([], dtype=torch.long), 4).sum() == 0
 
 
 def test_rows_sum_to_one_and_empty_rows_stay_zero():
@@ -13,16 +23,19 @@ def test_rows_sum_to_one_and_empty_rows_stay_zero():
 
 
 def test_matches_torchmetrics_true_normalization():
-    targets = torch.tensor([0, 0, 0, 0, 1, 2, 2, 2, 2, 2])
-    predictions = torch.tensor([0, 0, 1, 0, 1, 2, 0, 2, 1, 2])
-    counts = MulticlassConfusionMatrix(3)(predictions, targets)
-    reference = MulticlassConfusionMatrix(3, normalize="true")(predictions, targets)
+    counts = MulticlassConfusionMatrix(3)(PREDICTIONS, TARGETS)
+    reference = MulticlassConfusionMatrix(3, normalize="true")(PREDICTIONS, TARGETS)
     assert torch.allclose(normalize_rows(counts).float(), reference)
 
 
-def test_figure_title_holds_accuracy_and_cells_hold_values():
+def test_figure_names_the_accuracy_prints_two_decimals_and_leaves_zero_cells_blank():
     counts = torch.tensor([[3, 1], [0, 4]])
-    figure = confusion_figure(counts, ["cat", "dog"], "test", MulticlassConfusionMatrix(2))
+    figure = confusion_figure(counts, ["cat", "dog"], "test")
     axes = figure.axes[0]
     assert axes.get_title() == "test: accuracy 0.8750"
-    assert sorted(text.get_text() for text in axes.texts) == ["0.0", "0.25", "0.75", "1.0"]
+    assert sorted(text.get_text() for text in axes.texts) == ["0.25", "0.75", "1.00"]  # no "0.00" for the empty cell
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["cat", "dog"]
+    assert all(label.get_rotation() == 0 for label in axes.get_xticklabels())
+    image = pixels(figure)
+    assert image.ndim == 3 and image.shape[2] == 3 and image.dtype.name == "uint8"
+    assert png(image)[:8] == b"\x89PNG\r\n\x1a\n"

@@ -142,21 +142,16 @@ def test_a_truncated_cifar_batch_is_named(tmp_path):
         CIFAR10DataModule(data_dir=str(tmp_path), download=False).load_splits()
 
 
-def batch_through(module, batch, training):
-    module.trainer = type("TrainerState", (), {"training": training})()
-    return module.on_after_batch_transfer(batch, 0)
-
-
 def test_scaled_or_standardized_batches(tmp_path):
     tiny_cifar10(tmp_path)
     scaled = CIFAR10DataModule(data_dir=str(tmp_path), download=False)
     scaled.setup()
     images, labels = scaled.splits["train"]
-    out, same_labels = batch_through(scaled, (images, labels), training=True)
+    out, same_labels = scaled.transform((images, labels), training=True)
     assert out.dtype == torch.float32 and torch.equal(out, images.float() / 255) and same_labels is labels
     standardized = CIFAR10DataModule(data_dir=str(tmp_path), normalize="standardize", download=False)
     standardized.setup()
-    out, _ = batch_through(standardized, standardized.splits["train"], training=False)
+    out, _ = standardized.transform(standardized.splits["train"], training=False)
     assert torch.allclose(out.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-4)
     assert torch.allclose(out.std(dim=(0, 2, 3), unbiased=False), torch.ones(3), atol=1e-3)
 
@@ -166,9 +161,9 @@ def test_augmentation_touches_training_batches_only(tmp_path):
     module = CIFAR10DataModule(data_dir=str(tmp_path), augment=True, download=False)
     module.setup()
     images, labels = module.splits["val"]
-    evaluated, _ = batch_through(module, (images, labels), training=False)
+    evaluated, _ = module.transform((images, labels), training=False)
     assert torch.equal(evaluated, images.float() / 255)
-    trained, _ = batch_through(module, (images, labels), training=True)
+    trained, _ = module.transform((images, labels), training=True)
     assert trained.shape == evaluated.shape and not torch.equal(trained, evaluated)
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from studykit.classifier import loss_and_predictions
+from studykit.classifier import loss, predictions
 from studykit.errors import ConfigError
 from studykit.models.convnet import ConvNet
 from studykit.models.mlp import MLP
@@ -72,7 +72,6 @@ def test_sigmoid_output_is_keras_categorical_cross_entropy_on_sigmoids():
 def test_one_logit_trains_with_binary_cross_entropy_and_predicts_by_sign():
     logits = torch.tensor([[2.0], [-1.0], [0.5], [-3.0]])
     targets = torch.tensor([1, 1, 0, 0])
-    loss, predictions = loss_and_predictions(logits, targets)
-    assert predictions.tolist() == [1, 0, 1, 0]
+    assert predictions(logits).tolist() == [1, 0, 1, 0]
     expected = -(F.logsigmoid(torch.tensor([2.0, -1.0])).sum() + F.logsigmoid(-torch.tensor([0.5, -3.0])).sum()) / 4
-    assert torch.allclose(loss, expected)
+    assert torch.allclose(loss(logits, targets), expected)

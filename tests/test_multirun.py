@@ -8,7 +8,7 @@ from conftest import read_json
 def test_two_by_two_grid_gives_four_runs(grid_sweep):
     jobs = sorted(path for path in grid_sweep.iterdir() if path.is_dir() and path.name[0].isdigit())
     # Each job dir is named by its number and all its overrides, sorted by key.
-    fixed = "callbacks.progress_bar.refresh_rate=0,{},trainer.max_epochs=3"
+    fixed = "callbacks.progress_bar.enabled=False,{},trainer.max_epochs=3"
     cells = [
         "model.act=relu,model.hidden=10",
         "model.act=tanh,model.hidden=10",

@@ -17,7 +17,7 @@ def test_default_run_writes_metrics(default_run):
     assert metrics["params"] == 64 * 40 + 40 + 40 * 10 + 10
     assert metrics["train_seconds"] > 0
     assert metrics["overrides"] == [
-        "callbacks.progress_bar.refresh_rate=0",
+        "callbacks.progress_bar.enabled=false",
         f"paths.log_dir={default_run.parent}",
         "trainer.max_epochs=4",
     ]
@@ -40,7 +40,12 @@ def test_checkpoints_best_and_last(default_run):
     best = torch.load(default_run / "checkpoints" / "best.ckpt", weights_only=True)
     last = torch.load(default_run / "checkpoints" / "last.ckpt", weights_only=True)
     assert best["epoch"] + 1 == metrics["best_epoch"]
-    assert last["epoch"] + 1 == 4
+    assert last["epoch"] == 4  # saved when fitting ended: 4 epochs done (Lightning counts them from 0 before)
+    assert last["callbacks"]["PeriodicCheckpoint"]["best_epoch"] == metrics["best_epoch"]
+    assert torch.equal(
+        last["callbacks"]["PeriodicCheckpoint"]["best_weights"]["network.layers.1.weight"],
+        best["state_dict"]["network.layers.1.weight"],
+    )
     assert best["hyper_parameters"]["run_config"]["model"]["hidden"] == 40
 
 

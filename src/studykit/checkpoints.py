@@ -1,4 +1,5 @@
-"""Reading checkpoints written by src/train.py safely (tensors and plain data only, nothing executed)."""
+"""Reading checkpoints written by src/train.py safely (tensors and plain data only, nothing executed), and
+choosing the one a run continues from."""
 
 import pickle
 import zipfile
@@ -23,7 +24,15 @@ def resume_path(ckpt_path: str | None, output_dir: Path, cfg: DictConfig) -> str
             "dir> with -m) to continue that run in its own dir, or give the checkpoint file",
         )
     if ckpt_path in (None, "last"):
-        return str(last) if last.is_file() else None
+        if not last.is_file():
+            return None
+        try:
+            read_run_config(str(last))
+        except ConfigError as error:
+            raise ConfigError(
+                "ckpt_path", "last", f"{last} is {error.accepted}; delete it to train this run from the start"
+            ) from None
+        return str(last)
     stored = read_run_config(ckpt_path)
     for group in ("model", "data"):
         before, now = _settings(stored[group]), _settings(OmegaConf.to_container(cfg[group], resolve=True))
@@ -47,10 +56,16 @@ def read_run_config(path: str) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as error:
-        raise ConfigError(
-            "ckpt_path", path, f"not a readable torch checkpoint ({str(error).splitlines()[0]})"
-        ) from None
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError("ckpt_path", path, f"not a readable torch checkpoint ({reason})") from None
     run_config = checkpoint.get("hyper_parameters", {}).get("run_config") if isinstance(checkpoint, dict) else None
     if not run_config:
         raise ConfigError("ckpt_path", path, "not a checkpoint written by src/train.py (it holds no run config)")
     return run_config
+
+
+def clear_previous_attempt(run_dir: Path) -> None:
+    """Before a killed run continues in its own dir: its TensorBoard events go, and the run writes them again
+    from the checkpoint's history (an attempt may have logged epochs past its last checkpoint)."""
+    for events in run_dir.glob("events.out.tfevents.*"):
+        events.unlink()

@@ -1,10 +1,12 @@
 """Turns config nodes into objects; a mistake inside one is reported under its full key (`model.hidden`)."""
 
+import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
-from studykit.classifier import Classifier
+from studykit.classifier import Classifier, OptimizerFactory
 from studykit.data.in_memory import InMemoryDataModule
 from studykit.errors import ConfigError, DataError
 
@@ -32,8 +34,24 @@ def build_classifier(cfg: DictConfig) -> tuple[InMemoryDataModule, Classifier]:
     check_network_fits_data(cfg.model, datamodule)
     network = build("model", cfg.model, input_shape=datamodule.input_shape, num_classes=datamodule.num_classes)
     optimizer = build("optimizer", cfg.optimizer)
+    check_optimizer(optimizer)
     run_config = OmegaConf.to_container(cfg, resolve=True)
-    return datamodule, Classifier(network, optimizer, datamodule.class_names, run_config)
+    settings = cfg.get("classifier") or {}  # checkpoints of earlier versions have none
+    try:
+        classifier = Classifier(network, optimizer, datamodule.class_names, run_config, **settings)
+    except ConfigError as error:
+        raise error.under("classifier") from None
+    except TypeError as error:
+        raise ConfigError("classifier", OmegaConf.to_container(settings), str(error)) from None
+    return datamodule, classifier
+
+
+def check_optimizer(optimizer: OptimizerFactory) -> None:
+    """Build the optimizer once on a dummy tensor, so torch rejects a bad setting (lr < 0, ...) before training."""
+    try:
+        optimizer([nn.Parameter(torch.zeros(1))])
+    except ValueError as error:
+        raise ConfigError("optimizer", getattr(optimizer, "keywords", optimizer), str(error)) from None
 
 
 def check_network_fits_data(model: DictConfig, datamodule: InMemoryDataModule) -> None:

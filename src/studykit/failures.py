@@ -1,44 +1,56 @@
-"""How a run fails: a bad config or bad data gives one clear line, recorded in the run dir; a sweep goes on."""
+"""How a run fails: one clear line, recorded in the run dir's failure.txt; in a multirun the job fails alone and
+the sweep goes on."""
 
+import contextlib
 import logging
 import sys
-from contextlib import contextmanager
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
-from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
 
+from studykit import files
 from studykit.errors import ConfigError, DataError, TrainingDiverged
+from studykit.locks import DirInUse, process_rank
 
 FAILURE_FILE = "failure.txt"
+# Failures whose message says all there is to say: a bad setting, bad data, a diverging loss, a full disk.
+EXPLAINED = (ConfigError, DataError, TrainingDiverged, files.OutputError)
 log = logging.getLogger(__name__)
 
 
-@contextmanager
-def reported_as_one_line(output_dir: Path):
-    """On a `ConfigError`, `DataError` or `TrainingDiverged`: log one line and write it to `failure.txt`. A single
-    run then exits with status 2; in a multirun the job ends and the other jobs go on (`SweepFailures` reports at
-    the end). A failure.txt left by an earlier attempt in the same dir is removed first."""
+@contextlib.contextmanager
+def reported_as_one_line(output_dir: Path) -> Iterator[None]:
+    """An explained failure: one logged line, also written to `failure.txt`; a single run then exits with status
+    2. Any other exception (a bug, out of memory): its traceback goes to the log and one line to failure.txt; a
+    single run ends with the traceback (status 1). In a multirun the job ends either way and the other jobs go
+    on (`SweepEnd` reports them at the end). A failure.txt left by an earlier attempt is removed first."""
+    single_run = HydraConfig.get().mode == RunMode.RUN
     (output_dir / FAILURE_FILE).unlink(missing_ok=True)
     try:
         yield
-    except (ConfigError, DataError, TrainingDiverged) as error:
+    except DirInUse as error:  # another process owns the dir: write nothing there
+        log.error(f"error: {error}")
+        if single_run:
+            sys.exit(2)
+    except EXPLAINED as error:
         line = "error: " + " ".join(str(error).split())
         log.error(line)
-        (output_dir / FAILURE_FILE).write_text(line + "\n")
-        if HydraConfig.get().mode == RunMode.RUN:
+        _record(output_dir, line)
+        if single_run:
             sys.exit(2)
+    except Exception as error:
+        line = f"error: {type(error).__name__}: {' '.join(str(error).split())}"
+        _record(output_dir, line + " (the traceback is in this job's log)")
+        if single_run:
+            raise
+        log.error(f"{line}\n{traceback.format_exc()}")
 
 
-class SweepFailures(Callback):
-    """At the end of a multirun, names the jobs that failed and exits with status 1 if there were any."""
-
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        failed = sorted(Path(config.hydra.sweep.dir).glob(f"*/{FAILURE_FILE}"))
-        for path in failed:
-            log.error(f"{path.parent.name}: {path.read_text().strip()}")
-        if failed:
-            log.error(f"{len(failed)} job(s) of the sweep failed")
-            sys.exit(1)
+def _record(output_dir: Path, line: str) -> None:
+    if process_rank() != 0:  # under DDP, rank 0 records the failure for the run
+        return
+    with contextlib.suppress(files.OutputError):  # a full disk: the line is logged, nothing more to do
+        files.write_text(output_dir / FAILURE_FILE, line + "\n")

@@ -1,9 +1,6 @@
 """What a finished run leaves for people and tools: metrics.json, and the HParams entry in TensorBoard."""
 
-import json
-import os
 import platform
-from pathlib import Path
 
 import torch
 from lightning import Trainer
@@ -11,30 +8,14 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from studykit.data.in_memory import SPLITS
+from studykit.results import METRICS
 
 HPARAM_GROUPS = ("data", "model", "optimizer")
 
 
-def write_json(path: Path, content: dict) -> None:
-    """Write through a temporary file and rename, so readers never see half a file."""
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(json.dumps(content, indent=2) + "\n")
-    os.replace(partial, path)
-
-
 def final_metrics(trainer: Trainer) -> dict[str, float]:
     """`train_loss`, `train_acc`, ... `test_acc` of the tested checkpoint, from the test stage's metrics."""
-    return {
-        f"{split}_{name}": float(trainer.callback_metrics[f"{split}/{name}"])
-        for split in SPLITS
-        for name in ("loss", "acc")
-    }
-
-
-def checkpoint_epoch(path: str) -> int:
-    """The 1-based epoch at which a Lightning checkpoint was saved."""
-    return torch.load(path, map_location="cpu", weights_only=True)["epoch"] + 1
+    return {metric: float(trainer.callback_metrics[metric.replace("_", "/")]) for metric in METRICS}
 
 
 def hardware(trainer: Trainer) -> str:
@@ -68,4 +49,4 @@ def log_hparams(trainer: Trainer, params: dict, summary: dict) -> None:
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
             logger.log_hyperparams(params, metrics)
-            logger.save()
+            logger.finalize("success")  # flushes and closes the event file (and its writer thread)

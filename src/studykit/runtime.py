@@ -1,26 +1,104 @@
-"""Process-wide torch settings for a run."""
+"""Process-wide torch settings for a run: the CPU thread count, and Lightning's per-step CUDA probe.
+
+Thread rule (`threads=null`): one thread per FLOPS_PER_THREAD of forward work in a training batch, at most the
+cores of this process's CPU set that other processes leave idle (and, under the joblib launcher, its share of
+them). Measured on a 2-core VM (scripts/benchmark_speed.py, README "Speed"): a step of the digits MLP (0.3
+MFLOP) or the MNIST MLP at batch 32 (7.6 MFLOP) is no faster on two threads, from about 15-20 MFLOP a second
+thread pays (1.3x at 30, 1.6x at 43 and for the CNNs), and a second thread on a core another process keeps busy
+makes every step 2-5 times slower, whatever the network.
+"""
 
 import os
+import time
 
 import torch
 from omegaconf import DictConfig
+from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
+
+FLOPS_PER_THREAD = 20e6
+BUSY = 0.5  # a core counts as taken when other processes keep it busy more than this share of the time
 
 
-def prepare_torch(threads: int | None) -> None:
-    """Set the CPU thread count (None keeps torch's default) and drop Lightning's NVML-based CUDA check where
-    there is no GPU: Lightning turns it on at import for fork safety, and then every Adam step probes for the
-    NVIDIA library again (about 0.1 ms a step, measured on this project's CPU machine)."""
-    if threads:
-        torch.set_num_threads(threads)
+def prepare_torch() -> None:
+    """Drop Lightning's NVML-based CUDA check where there is no GPU: Lightning turns it on at import for fork
+    safety, and then every Adam step probes for the NVIDIA library again (about 0.1 ms a step, measured on this
+    project's CPU machine)."""
     if not torch.cuda.is_available():
         os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
 
 
-def threads_per_job(launcher: DictConfig) -> int | None:
+def forward_flops(network: nn.Module, example: Tensor) -> int:
+    """Floating-point operations of one forward pass over `example` (a batch of any size), counted in eval mode
+    so that no dropout draws from the random stream the training run will use."""
+    training = network.training
+    network.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            network(example)
+    finally:
+        network.train(training)
+    return counter.get_total_flops()
+
+
+def choose_threads(flops_per_batch: float, launcher: DictConfig, processes: int = 1) -> int:
+    """`processes`: training processes of this job on this machine (DDP ranks on CPUs), sharing its cores."""
+    wanted = max(1, int(flops_per_batch // FLOPS_PER_THREAD))
+    if wanted == 1:
+        return 1
+    return max(1, min(wanted, idle_cores() // processes, threads_per_job(launcher) // processes))
+
+
+def set_threads(threads: int) -> None:
+    """Also exported as OMP_NUM_THREADS, which Lightning's DDP launcher honours (it would otherwise give every
+    process its share of all cores) and the processes it starts inherit."""
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
+def threads_per_job(launcher: DictConfig) -> int:
     """For jobs run side by side on this machine (Hydra's joblib launcher): the cores divided among them, so
-    jobs x threads <= cores. None for launchers that run one job at a time or elsewhere."""
+    jobs x threads <= cores; otherwise all of them."""
+    cores = len(_cpu_set())
     if "joblib" not in str(launcher.get("_target_", "")).lower():
-        return None
-    cores = os.cpu_count() or 1
+        return cores
     jobs = launcher.n_jobs if launcher.n_jobs > 0 else cores + 1 + launcher.n_jobs  # joblib: -1 = all cores
     return max(1, cores // max(1, min(jobs, cores)))
+
+
+def idle_cores(seconds: float = 0.05) -> int:
+    """Cores of this process's CPU set that other processes leave mostly idle, from two readings of the
+    kernel's per-core counters `seconds` apart (this process sleeps in between). Where /proc/stat cannot be
+    read, every core counts as idle."""
+    cpus = _cpu_set()
+    try:
+        before = _cpu_times()
+        time.sleep(seconds)
+        after = _cpu_times()
+    except OSError:
+        return len(cpus)
+    idle = 0
+    for cpu in cpus:
+        if cpu not in before or cpu not in after:
+            idle += 1
+            continue
+        total = sum(after[cpu]) - sum(before[cpu])
+        waiting = (after[cpu][3] + after[cpu][4]) - (before[cpu][3] + before[cpu][4])  # idle + iowait
+        idle += total <= 0 or 1 - waiting / total < BUSY
+    return max(1, idle)
+
+
+def _cpu_set() -> set[int]:
+    if hasattr(os, "sched_getaffinity"):
+        return os.sched_getaffinity(0)
+    return set(range(os.cpu_count() or 1))
+
+
+def _cpu_times() -> dict[int, list[int]]:
+    times = {}
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *values = line.split()
+            if name.startswith("cpu") and name[3:].isdigit():
+                times[int(name[3:])] = [int(value) for value in values[:8]]
+    return times

@@ -3,31 +3,11 @@
 import json
 from pathlib import Path
 
-import matplotlib
+from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from lightning import Callback, LightningModule, Trainer  # noqa: E402
-from lightning.pytorch.loggers import TensorBoardLogger  # noqa: E402
-from lightning.pytorch.utilities import rank_zero_only  # noqa: E402
-from torch import Tensor  # noqa: E402
-
-from studykit.data.in_memory import SPLITS  # noqa: E402
-
-
-def normalize_rows(counts: Tensor) -> Tensor:
-    """Each row (a true class) divided by its count: the share of that class given each prediction."""
-    counts = counts.double()
-    return counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
-
-
-def confusion_figure(counts: Tensor, class_names: list[str], title: str, metric) -> plt.Figure:
-    figure, axes = plt.subplots(figsize=(1.0 + 0.6 * len(class_names), 0.6 + 0.6 * len(class_names)))
-    metric.plot(val=normalize_rows(counts), ax=axes, labels=class_names)
-    accuracy = counts.trace().item() / max(counts.sum().item(), 1)
-    axes.set_title(f"{title}: accuracy {accuracy:.4f}")
-    figure.tight_layout()
-    return figure
+from studykit import files
 
 
 class ConfusionImages(Callback):
@@ -39,15 +19,17 @@ class ConfusionImages(Callback):
 
     @rank_zero_only
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        from studykit.confusion import confusion_figure, pixels, png  # matplotlib: only testing draws
+
         class_names = pl_module.hparams.class_names
         for split, counts in pl_module.test_confusion.items():
-            figure = confusion_figure(
-                counts, class_names, f"{split} (normalized)", pl_module.confusion[SPLITS.index(split)]
-            )
-            figure.savefig(self.directory / f"confusion_{split}.png", dpi=80)
+            figure = confusion_figure(counts, class_names, f"{split} (normalized)")
+            figure.set_dpi(80)
+            image = pixels(figure)
+            files.write_bytes(self.directory / f"confusion_{split}.png", png(image))
             for logger in trainer.loggers:
                 if isinstance(logger, TensorBoardLogger):
-                    logger.experiment.add_figure(f"confusion/{split}", figure, global_step=0, close=False)
-            plt.close(figure)
+                    logger.experiment.add_image(f"confusion/{split}", image, global_step=0, dataformats="HWC")
         counts = {split: counts.tolist() for split, counts in pl_module.test_confusion.items()}
-        (self.directory / "confusion.json").write_text(json.dumps({"class_names": class_names, "counts": counts}))
+        content = {"class_names": class_names, "counts": counts}
+        files.write_text(self.directory / "confusion.json", json.dumps(content))

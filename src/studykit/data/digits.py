@@ -5,11 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from studykit.data.in_memory import InMemoryDataModule
+from studykit.data.in_memory import InMemoryDataModule, require_stratifiable
 from studykit.data.sources import locate
 from studykit.errors import ConfigError, DataError, require_choice, require_fraction
 
@@ -57,6 +56,8 @@ class DigitsDataModule(InMemoryDataModule):
 
     def load_splits(self):
         if self.source == "sklearn":
+            from sklearn.datasets import load_digits  # sklearn.datasets alone takes 0.1 s to import
+
             bunch = load_digits()
             parts = {"pool": (bunch.data, bunch.target)}
         else:
@@ -68,12 +69,12 @@ class DigitsDataModule(InMemoryDataModule):
                     "pool": tuple(np.concatenate(arrays) for arrays in zip(parts["train"], parts["test"], strict=True))
                 }
         if self.split == "official":
-            train_x, val_x, train_y, val_y = self._stratified(*parts["train"], self.val_fraction)
+            train_x, val_x, train_y, val_y = self._stratified(*parts["train"], self.val_fraction, "val_fraction")
             test_x, test_y = parts["test"]
         else:
-            rest_x, test_x, rest_y, test_y = self._stratified(*parts["pool"], self.test_fraction)
+            rest_x, test_x, rest_y, test_y = self._stratified(*parts["pool"], self.test_fraction, "test_fraction")
             val_share = self.val_fraction / (1 - self.test_fraction)
-            train_x, val_x, train_y, val_y = self._stratified(rest_x, rest_y, val_share)
+            train_x, val_x, train_y, val_y = self._stratified(rest_x, rest_y, val_share, "val_fraction")
         scaler = StandardScaler().fit(train_x)
         return {
             split: (
@@ -83,7 +84,8 @@ class DigitsDataModule(InMemoryDataModule):
             for split, x, y in (("train", train_x, train_y), ("val", val_x, val_y), ("test", test_x, test_y))
         }
 
-    def _stratified(self, x, y, fraction):
+    def _stratified(self, x, y, fraction, key):
+        require_stratifiable(f"data.{key}", getattr(self, key), fraction, len(y), self.num_classes)
         return train_test_split(x, y, test_size=fraction, stratify=y, random_state=self.seed)
 
 

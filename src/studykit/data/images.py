@@ -6,6 +6,7 @@ from torch import Tensor
 
 from studykit.data.augment import random_crop_and_flip
 from studykit.data.in_memory import InMemoryDataModule, carve_validation
+from studykit.data.tensor_batches import Batch
 from studykit.errors import require_choice, require_fraction
 
 # scale: pixels / 255 (the studies); standardize: then per channel to mean 0, std 1 with train statistics.
@@ -38,7 +39,7 @@ class ImageDataModule(InMemoryDataModule):
         self.augment = augment
         self.cache = cache
         self.download = download
-        self._generator: torch.Generator | None = None
+        self.augmentation: torch.Generator | None = None  # random crops and flips, on the data's device
 
     def load_official(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         raise NotImplementedError
@@ -51,21 +52,34 @@ class ImageDataModule(InMemoryDataModule):
             self.channel_mean, self.channel_std = channel_statistics(splits["train"][0])
         return splits
 
-    def on_after_batch_transfer(self, batch: tuple[Tensor, Tensor], dataloader_idx: int) -> tuple[Tensor, Tensor]:
+    def setup(self, stage: str | None = None) -> None:
+        super().setup(stage)
+        device = self.splits["train"][1].device
+        if self.normalize == "standardize":
+            self.channel_mean, self.channel_std = self.channel_mean.to(device), self.channel_std.to(device)
+        if self.augment and (self.augmentation is None or self.augmentation.device != device):
+            self.augmentation = torch.Generator(device=device).manual_seed(self.seed)
+
+    def transform(self, batch: Batch, training: bool) -> Batch:
         images, labels = batch
         images = images.float() / 255
         if self.normalize == "standardize":
             shape = (1, -1, 1, 1)
-            mean, std = self.channel_mean.to(images.device), self.channel_std.to(images.device)
-            images = (images - mean.view(shape)) / std.view(shape)
-        if self.augment and self.trainer is not None and self.trainer.training:
-            images = random_crop_and_flip(images, padding=4, generator=self._augment_generator(images.device))
+            images = (images - self.channel_mean.view(shape)) / self.channel_std.view(shape)
+        if training and self.augment:
+            images = random_crop_and_flip(images, padding=4, generator=self.augmentation)
         return images, labels
 
-    def _augment_generator(self, device: torch.device) -> torch.Generator:
-        if self._generator is None or self._generator.device != device:
-            self._generator = torch.Generator(device=device).manual_seed(self.seed)
-        return self._generator
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        if self.augmentation is not None:
+            state["augmentation"] = self.augmentation.get_state()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        if "augmentation" in state_dict and self.augmentation is not None:
+            self.augmentation.set_state(state_dict["augmentation"])
 
 
 def channel_statistics(images: Tensor, chunk: int = 4096) -> tuple[Tensor, Tensor]:

@@ -73,9 +73,10 @@ class IMDBDataModule(InMemoryDataModule):
 
     def state_dict(self) -> dict:
         """Saved in every checkpoint, so the checkpoint can classify new text with its own vocabulary."""
-        return {"vocabulary": self.vocabulary}
+        return super().state_dict() | {"vocabulary": self.vocabulary}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
         self.vocabulary = state_dict["vocabulary"]
 
 

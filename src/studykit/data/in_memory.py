@@ -1,15 +1,17 @@
 """Base data module for data sets held in memory as tensors: train/val/test splits and their batches."""
 
+import math
+from functools import partial
+
 import numpy as np
 import torch
 from lightning import LightningDataModule
-from sklearn.model_selection import train_test_split
 from torch import Tensor
 
-from studykit.data.tensor_batches import TensorBatches
+from studykit.data.tensor_batches import Batch, TensorBatches
 from studykit.errors import ConfigError, require_choice, require_int_at_least
+from studykit.results import SPLITS
 
-SPLITS = ("train", "val", "test")
 DEVICES = ("cpu", "cuda", "auto")
 
 
@@ -21,6 +23,9 @@ class InMemoryDataModule(LightningDataModule):
     set on the GPU, so batches are cut there and nothing is copied per step.
     `test_dataloader` serves all three splits in the order of `SPLITS`, so testing the best checkpoint
     yields its loss, accuracy and confusion matrix on train, val and test alike.
+    Every batch passes through `transform` (images: scaling, augmentation of training batches). The generator
+    that orders the training batches is part of the module's state, so a checkpoint carries the batch order
+    of the epochs still to come.
     """
 
     input_kind: str
@@ -37,6 +42,7 @@ class InMemoryDataModule(LightningDataModule):
         if device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device", device, "no CUDA device is visible here; use cpu or auto")
         self.splits: dict[str, tuple[Tensor, Tensor]] = {}
+        self.order = torch.Generator().manual_seed(seed)
 
     def load_splits(self) -> dict[str, tuple[Tensor, Tensor]]:
         """Return `{split: (inputs, targets)}` for every name in `SPLITS`."""
@@ -58,26 +64,49 @@ class InMemoryDataModule(LightningDataModule):
         self.setup()
         return {split: len(targets) for split, (_, targets) in self.splits.items()}
 
+    def transform(self, batch: Batch, training: bool) -> Batch:
+        """What every batch goes through on its device before the network sees it."""
+        return batch
+
     def train_dataloader(self) -> TensorBatches:
-        return TensorBatches(*self.splits["train"], self.batch_size, shuffle=True, seed=self.seed)
+        training = partial(self.transform, training=True)
+        return TensorBatches(*self.splits["train"], self.batch_size, order=self.order, transform=training)
 
     def val_dataloader(self) -> TensorBatches:
-        return TensorBatches(*self.splits["val"], self.eval_batch_size, shuffle=False)
+        return self._evaluation_batches("val")
 
     def test_dataloader(self) -> list[TensorBatches]:
-        return [TensorBatches(*self.splits[split], self.eval_batch_size, shuffle=False) for split in SPLITS]
+        return [self._evaluation_batches(split) for split in SPLITS]
+
+    def _evaluation_batches(self, split: str) -> TensorBatches:
+        evaluation = partial(self.transform, training=False)
+        return TensorBatches(*self.splits[split], self.eval_batch_size, transform=evaluation)
+
+    def state_dict(self) -> dict:
+        return {"order": self.order.get_state()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.order.set_state(state_dict["order"])
+
+
+def require_stratifiable(key: str, value: float, fraction: float, samples: int, classes: int) -> None:
+    """A stratified split of `fraction` of `samples` (the setting `key`=`value` asks for it) needs at least one
+    sample per class on each side, counted as scikit-learn counts: the held-out side rounded up."""
+    held_out = math.ceil(fraction * samples)
+    if held_out < classes or samples - held_out < classes:
+        raise ConfigError(
+            key,
+            value,
+            f"must leave at least {classes} samples (one per class) on each side of the split of {samples} "
+            f"samples; {held_out} would be held out",
+        )
 
 
 def carve_validation(inputs: Tensor, targets: Tensor, fraction: float, seed: int) -> dict[str, tuple[Tensor, Tensor]]:
     """`{"train": ..., "val": ...}`: a seeded split of `fraction` of the samples, stratified by class."""
-    classes = int(targets.max()) + 1
-    if round(fraction * len(targets)) < classes or round((1 - fraction) * len(targets)) < classes:
-        raise ConfigError(
-            "data.val_fraction",
-            fraction,
-            f"must leave at least {classes} samples (one per class) on each side "
-            f"of the validation split of {len(targets)} samples",
-        )
+    require_stratifiable("data.val_fraction", fraction, fraction, len(targets), int(targets.max()) + 1)
+    from sklearn.model_selection import train_test_split
+
     train_index, val_index = train_test_split(
         np.arange(len(targets)), test_size=fraction, stratify=targets.numpy(), random_state=seed
     )

@@ -1,9 +1,12 @@
 """An iterable of batches cut from tensors in memory: one index operation per batch, no workers."""
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
+
+Batch = tuple[Tensor, Tensor]
 
 
 def _rank_and_world_size() -> tuple[int, int]:
@@ -13,16 +16,24 @@ def _rank_and_world_size() -> tuple[int, int]:
 
 
 class TensorBatches:
-    """Yields `(inputs, targets)` batches; reshuffled every pass when `shuffle`, from a seeded generator.
+    """Yields `(inputs, targets)` batches, each passed through `transform` (scaling, augmentation).
 
+    `order`: a generator that reshuffles the samples at the start of every pass (its state is the batch order of
+    the epochs still to come, which checkpoints keep); None keeps the samples in order.
     Under DDP each rank takes every world-size-th sample of the same permutation, and all ranks get the
     same number of batches, so every sample is seen exactly once per epoch and none is padded or dropped.
     """
 
-    def __init__(self, inputs: Tensor, targets: Tensor, batch_size: int, shuffle: bool, seed: int = 0):
+    def __init__(
+        self,
+        inputs: Tensor,
+        targets: Tensor,
+        batch_size: int,
+        order: torch.Generator | None = None,
+        transform: Callable[[Batch], Batch] | None = None,
+    ):
         self.inputs, self.targets = inputs, targets
-        self.batch_size, self.shuffle = batch_size, shuffle
-        self._generator = torch.Generator().manual_seed(seed)
+        self.batch_size, self.order, self.transform = batch_size, order, transform
 
     def __len__(self) -> int:
         _, world_size = _rank_and_world_size()
@@ -30,15 +41,16 @@ class TensorBatches:
 
     def __iter__(self):
         count = len(self.targets)
-        if self.shuffle:
-            order = torch.randperm(count, generator=self._generator)
+        if self.order is not None:
+            indices = torch.randperm(count, generator=self.order)
         else:
-            order = torch.arange(count)
-        order = order.to(self.targets.device)
+            indices = torch.arange(count)
+        indices = indices.to(self.targets.device)
         rank, world_size = _rank_and_world_size()
         if world_size == 1:
-            chunks = order.split(self.batch_size)
+            chunks = indices.split(self.batch_size)
         else:
-            chunks = order[rank::world_size].tensor_split(len(self))
+            chunks = indices[rank::world_size].tensor_split(len(self))
         for index in chunks:
-            yield self.inputs[index], self.targets[index]
+            batch = self.inputs[index], self.targets[index]
+            yield self.transform(batch) if self.transform else batch

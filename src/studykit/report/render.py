@@ -14,17 +14,22 @@ INTRO = (
 
 
 def cell(value) -> str:
+    """Numbers with 4 decimals (4 significant digits when large); everything as plain text."""
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.4g}"
     return str(value)
+
+
+def markdown_text(text: str) -> str:
+    """Text as Markdown shows it literally: no HTML (an error line may quote any value), no table breaks."""
+    return html.escape(text, quote=False).replace("|", "\\|")
 
 
 def markdown_table(rows: list[dict]) -> str:
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(map(markdown_text, columns)) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        values = [cell(row.get(column, "")).replace("|", "\\|") for column in columns]
-        lines.append("| " + " | ".join(values) + " |")
+        lines.append("| " + " | ".join(markdown_text(cell(row.get(column, ""))) for column in columns) + " |")
     return "\n".join(lines)
 
 
@@ -43,9 +48,9 @@ def headline(rows: list[dict], best: Run | None, keys: list[str]) -> str:
 
 def markdown(sweep_dir: Path, rows: list[dict], best: Run | None, keys: list[str], pictures: dict, replicas) -> str:
     parts = [
-        f"# Sweep report: {sweep_dir.name}",
+        f"# Sweep report: {markdown_text(sweep_dir.name)}",
         "",
-        headline(rows, best, keys),
+        markdown_text(headline(rows, best, keys)),
         "",
         INTRO,
         "",

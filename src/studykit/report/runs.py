@@ -1,17 +1,16 @@
 """Reads a sweep directory: one record per job, from the files the job wrote (finished or not)."""
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
 from studykit.failures import FAILURE_FILE
+from studykit.results import METRICS_FILE, read_metrics
 
-METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
 # Overrides that are the same kind of thing for every job and never a design choice.
-NOT_SETTINGS = ("experiment", "callbacks.progress_bar.refresh_rate", "hydra.", "paths.")
+NOT_SETTINGS = ("experiment", "callbacks.progress_bar.", "hydra.", "paths.")
 
 
 @dataclass
@@ -30,6 +29,12 @@ class Run:
     def name(self) -> str:
         return self.directory.name
 
+    @property
+    def number(self) -> int:
+        """The job number Hydra gave it (its dir name starts with it)."""
+        prefix = self.name.split("_")[0]
+        return int(prefix) if prefix.isdigit() else 0
+
 
 def job_directories(sweep_dir: Path) -> list[Path]:
     """The job dirs of a Hydra sweep (each holds `.hydra/overrides.yaml`), in job-number order."""
@@ -43,19 +48,15 @@ def read_run(directory: Path) -> Run:
     settings = {key: value for key, value in settings.items() if not key.startswith(NOT_SETTINGS)}
     run = Run(directory, settings)
     failure = directory / FAILURE_FILE
-    metrics_path = directory / "metrics.json"
     if failure.exists():
         run.error = failure.read_text().strip()
-    elif not metrics_path.exists():
-        run.error = "unfinished: no metrics.json (still running, killed, or crashed)"
     else:
         try:
-            run.metrics = json.loads(metrics_path.read_text())
-            missing = [key for key in METRICS if not isinstance(run.metrics.get(key), (int, float))]
-            if missing:
-                run.error = f"metrics.json lacks {', '.join(missing)}"
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            run.error = f"metrics.json is corrupt: {error}"
+            run.metrics = read_metrics(directory / METRICS_FILE)
+        except FileNotFoundError:
+            run.error = "unfinished: no metrics.json (still running, killed, or crashed)"
+        except ValueError as error:
+            run.error = str(error)
     run.history = read_history(directory / "history.csv")
     return run
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
 
-from studykit.report.runs import METRICS
+from studykit.results import METRICS
 
 
 def log_sweep(log_dir: Path, rows: list[dict], keys: list[str], table: str) -> None:

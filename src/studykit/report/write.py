@@ -6,8 +6,9 @@ import statistics
 from pathlib import Path
 
 from studykit.report import figures, render
-from studykit.report.runs import METRICS, Run, job_directories, ranked, read_run, varying_keys
+from studykit.report.runs import Run, job_directories, ranked, read_run, varying_keys
 from studykit.report.tensorboard import log_sweep
+from studykit.results import METRICS
 
 log = logging.getLogger(__name__)
 RUN_COLUMNS = ("params", "epochs", "best_epoch", "train_seconds", *METRICS)
@@ -64,7 +65,7 @@ def draw(directory: Path, runs: list[Run], finished: list[Run], best: Run | None
         pictures["Training time"] = figures.bars(
             finished, keys, "train_seconds", "training seconds", directory / "train_seconds.png"
         )
-    confusion = figures.best_confusion(best, directory / "best_test_confusion.png") if best else None
+    confusion = figures.best_confusion(best, keys, directory / "best_test_confusion.png") if best else None
     if confusion:
         pictures["Best run (by validation accuracy): normalized test confusion matrix"] = confusion
     if len(keys) == 2 and finished:

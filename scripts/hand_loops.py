@@ -1,0 +1,166 @@
+"""Minimal hand-written PyTorch training loops: what the template is measured against (scripts/benchmark_speed.py).
+
+    python scripts/hand_loops.py digits-cases [--data-dir data] [--seed 0]   # study A's six cases, one process
+    python scripts/hand_loops.py digits-cases --startup   # stop at the first training step, printing its time
+
+They do the work the template does for the same settings and nothing else: the same data and splits, the same
+networks and initial weights (the same seed), the same batches in the same order, Adam as configured in
+configs/optimizer/adam.yaml, early stopping on the validation loss with the best weights tested; no files, no
+logging, no figures. The template reproduces their numbers exactly (tests/test_hand_loops.py), so the two sides
+of every benchmark do the same arithmetic.
+"""
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Splits = dict[str, tuple[Tensor, Tensor]]
+EVAL_BATCH = 1024
+DIGITS_CASES = {"a": (10, 1, "relu"), "b": (40, 1, "relu"), "c": (10, 1, "tanh"), "d": (40, 1, "tanh")}
+DIGITS_CASES |= {"e": (10, 2, "relu"), "f": (40, 2, "relu")}
+
+
+def digits_splits(data_dir: Path | None, seed: int) -> Splits:
+    """All 5620 UCI digits from `data_dir` (None: scikit-learn's bundled 1797), one stratified 60/20/20 split,
+    standardized with the training statistics."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    if data_dir is None:
+        from sklearn.datasets import load_digits
+
+        x, y = load_digits(return_X_y=True)
+    else:
+        files = [data_dir / "optdigits" / name for name in ("optdigits.tra", "optdigits.tes")]
+        table = np.concatenate([np.loadtxt(path, delimiter=",", dtype=np.int64) for path in files])
+        x, y = table[:, :64].astype(np.float64), table[:, 64]
+    rest_x, test_x, rest_y, test_y = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
+    train_x, val_x, train_y, val_y = train_test_split(
+        rest_x, rest_y, test_size=0.25, stratify=rest_y, random_state=seed
+    )
+    scaler = StandardScaler().fit(train_x)
+    parts = {"train": (train_x, train_y), "val": (val_x, val_y), "test": (test_x, test_y)}
+    return {
+        split: (torch.from_numpy(scaler.transform(x).astype(np.float32)), torch.from_numpy(y))
+        for split, (x, y) in parts.items()
+    }
+
+
+def mlp(inputs: int, hidden: int, depth: int, act: str, classes: int = 10) -> nn.Module:
+    activation = {"relu": nn.ReLU, "tanh": nn.Tanh}[act]
+    layers: list[nn.Module] = [nn.Flatten()]
+    for _ in range(depth):
+        layers += [nn.Linear(inputs, hidden), activation()]
+        inputs = hidden
+    return nn.Sequential(*layers, nn.Linear(inputs, classes))
+
+
+def scale(images: Tensor) -> Tensor:
+    """uint8 pixels to [0, 1], as the studies (and the template's image data) do per batch."""
+    return images.float() / 255
+
+
+def evaluate(network: nn.Module, x: Tensor, y: Tensor, prepare=None, batch: int = EVAL_BATCH) -> tuple[float, float]:
+    """Mean loss and accuracy over `x`, in batches of `batch` (as the template's evaluation)."""
+    network.eval()
+    total_loss, correct = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(y), batch):
+            inputs = x[start : start + batch]
+            logits = network(prepare(inputs) if prepare else inputs)
+            targets = y[start : start + batch]
+            total_loss += F.cross_entropy(logits, targets).item() * len(targets)
+            correct += (logits.argmax(1) == targets).sum().item()
+    network.train()
+    return total_loss / len(y), correct / len(y)
+
+
+class HandLoop:
+    """One training run written out by hand, an epoch at a time: Adam, shuffled batches, a validation pass.
+    `prepare` turns stored inputs into network inputs per batch (images: `scale`); `limit_batches` trains on the
+    first batches of each epoch only."""
+
+    def __init__(
+        self,
+        network: nn.Module,
+        splits: Splits,
+        seed: int = 0,
+        batch_size: int = 32,
+        prepare=None,
+        eval_batch: int = EVAL_BATCH,
+        limit_batches: int | None = None,
+    ):
+        self.network, self.splits, self.batch_size = network, splits, batch_size
+        self.prepare, self.eval_batch, self.limit_batches = prepare, eval_batch, limit_batches
+        self.optimizer = torch.optim.Adam(network.parameters(), lr=1e-3, weight_decay=0.0, fused=True)
+        self.order = torch.Generator().manual_seed(seed)
+
+    def epoch(self) -> tuple[float, float]:
+        """Train one epoch; the validation loss and accuracy after it."""
+        train_x, train_y = self.splits["train"]
+        for step, index in enumerate(torch.randperm(len(train_y), generator=self.order).split(self.batch_size)):
+            if step == self.limit_batches:
+                break
+            inputs = train_x[index]
+            loss = F.cross_entropy(self.network(self.prepare(inputs) if self.prepare else inputs), train_y[index])
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+        return evaluate(self.network, *self.splits["val"], self.prepare, self.eval_batch)
+
+
+def fit(network: nn.Module, splits: Splits, seed: int, max_epochs: int = 1000, patience: int = 20, **options) -> dict:
+    """Early stopping on the validation loss (`patience` epochs without a lower one); the best weights are
+    tested at the end. `options`: those of `HandLoop`."""
+    loop = HandLoop(network, splits, seed, **options)
+    best_loss, best_epoch, best_weights, waited = float("inf"), 0, None, 0
+    epoch = 0
+    for epoch in range(1, max_epochs + 1):
+        val_loss, _ = loop.epoch()
+        if val_loss < best_loss:
+            best_loss, best_epoch, waited = val_loss, epoch, 0
+            best_weights = {name: value.clone() for name, value in network.state_dict().items()}
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    network.load_state_dict(best_weights)
+    test_loss, test_acc = evaluate(network, *splits["test"], loop.prepare, loop.eval_batch)
+    return {"epochs": epoch, "best_epoch": best_epoch, "val_loss": best_loss, "test_loss": test_loss} | {
+        "test_acc": test_acc
+    }
+
+
+def digits_cases(data_dir: Path, seed: int, startup: bool) -> None:
+    splits = digits_splits(data_dir, seed)
+    for case, (hidden, depth, act) in DIGITS_CASES.items():
+        torch.manual_seed(seed)
+        start = time.perf_counter()
+        if startup:
+            print(f"first training step at {time.time():.3f}", flush=True)
+            return
+        result = fit(mlp(64, hidden, depth, act), splits, seed)
+        seconds = time.perf_counter() - start
+        print(f"case {case}: {result['epochs']} epochs, test acc {result['test_acc']:.4f}, {seconds:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("work", choices=["digits-cases"])
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", "data")))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--startup", action="store_true", help="print the time of the first training step, stop")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    digits_cases(args.data_dir, args.seed, args.startup)
+
+
+if __name__ == "__main__":
+    main()

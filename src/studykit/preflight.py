@@ -1,0 +1,105 @@
+"""Checks of the command line made before Hydra starts, because Hydra writes into the run dir before a run can
+check anything: a mistyped key (`model.hiden=10`, named with the closest existing keys), a log dir that
+cannot be written, and a run or sweep dir that another process is writing to (locked from here on)."""
+
+import difflib
+import sys
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, OverrideType
+from omegaconf import DictConfig
+
+from studykit import files, locks
+from studykit.compose import CONFIGS
+from studykit.errors import ConfigError
+
+DIR_KEYS = ("hydra.run.dir", "hydra.sweep.dir")
+
+
+def check_command_line(config_name: str) -> None:
+    """Exit with status 2 and one line on the first problem."""
+    try:
+        check(config_name, sys.argv[1:])
+    except (ConfigError, files.OutputError, locks.DirInUse) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def check(config_name: str, args: list[str]) -> None:
+    try:
+        overrides = OverridesParser.create().parse_overrides([arg for arg in args if not arg.startswith("-")])
+    except Exception:  # Hydra reports syntax errors in its own words
+        return
+    cfg = _compose(config_name, overrides)
+    if cfg is None:
+        return
+    error = unknown_key(cfg, overrides)
+    if error:
+        raise error
+    try:
+        files.make_dir(cfg.paths.log_dir)
+    except files.OutputError as error:
+        raise files.OutputError(f"the log dir (LOG_DIR or paths.log_dir): {error}") from None
+    for override in overrides:
+        if override.key_or_group in DIR_KEYS and not override.is_sweep_override():
+            directory = override.value()
+            if isinstance(directory, str) and "${" not in directory:
+                locks.hold(directory, override.key_or_group)
+
+
+def _is_group(override: Override) -> bool:
+    return (CONFIGS / override.key_or_group.replace(".", "/")).is_dir()
+
+
+def _first_value(override: Override) -> str:
+    if override.is_sweep_override():
+        return next(iter(override.sweep_string_iterator()))
+    return override.get_value_element_as_str()
+
+
+def _compose(config_name: str, overrides: list[Override]) -> DictConfig | None:
+    """The config as composed with the command line's group choices and paths; None where Hydra must judge
+    (an unknown group option: Hydra lists the available ones)."""
+    groups = [override for override in overrides if _is_group(override)]
+    choices = [f"{'+' if item.is_add() else ''}{item.key_or_group}={_first_value(item)}" for item in groups]
+    paths = [
+        f"{item.key_or_group}={item.get_value_element_as_str()}"
+        for item in overrides
+        if item.key_or_group.startswith("paths.") and item.type == OverrideType.CHANGE and not item.is_sweep_override()
+    ]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+            return compose(config_name, overrides=choices + paths)
+    except Exception:
+        return None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def unknown_key(cfg: DictConfig, overrides: list[Override]) -> ConfigError | None:
+    """The first plain `key=value` override whose key is not in `cfg`, as a `ConfigError` that suggests the
+    closest keys. Anything Hydra itself must judge (`+`/`~` overrides, `hydra.*`) is left to Hydra."""
+    for override in overrides:
+        key = override.key_or_group
+        if _is_group(override) or override.type != OverrideType.CHANGE or key.startswith("hydra"):
+            continue
+        node, path = cfg, []
+        for part in key.split("."):
+            if not isinstance(node, DictConfig):
+                break
+            if part not in node.keys():
+                where = ".".join(path) or "the config"
+                names = sorted(str(name) for name in node if not str(name).startswith("_"))
+                close = difflib.get_close_matches(part, names, n=3, cutoff=0.6)
+                hint = f"did you mean {' or '.join(close)}? " if close else f"+{key}=... adds it; "
+                value = _first_value(override) if override.is_sweep_override() else override.value()
+                return ConfigError(key, value, f"{where} has no key {part!r}; {hint}keys: {', '.join(names)}")
+            try:
+                node = node[part]
+            except Exception:  # an interpolation only a running job can resolve: nothing below it to check
+                break
+            path.append(part)
+    return None
