@@ -6,7 +6,7 @@ import os
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import read_json, run_script
+from conftest import outcome, read_json, run_script
 
 pytestmark = pytest.mark.slow  # a few minutes: `make test-slow` (CI runs it after `make test`)
 
@@ -50,6 +50,19 @@ def test_ddp_on_two_cpu_processes_writes_once_and_measures_the_whole_data(tmp_pa
     # The bundled digits split 1077 / 360 / 360; each rank sees half, the matrices hold all of it.
     assert [sum(map(sum, counts[split])) for split in ("train", "val", "test")] == [1077, 360, 360]
     assert metrics["val_acc"] == pytest.approx(sum(counts["val"][i][i] for i in range(10)) / 360)
+
+
+def test_ddp_results_do_not_depend_on_batches_per_step(tmp_path):
+    """Both ranks step together: one optimizer step per batch, gradients averaged over the ranks at each step,
+    whether a Lightning step trains one batch or many (ranks left unsynchronized would drift apart)."""
+    arguments = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=3"]
+    for steps in (1, 256):
+        run_dir = tmp_path / f"steps{steps}"
+        result = run_script(
+            "train.py", *arguments, f"classifier.batches_per_step={steps}", f"hydra.run.dir={run_dir}", log_dir=tmp_path
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert outcome(tmp_path / "steps1") == outcome(tmp_path / "steps256")
 
 
 def test_optuna_search_runs_its_trials_and_reports_the_best(tmp_path):

@@ -181,7 +181,8 @@ class Classifier(LightningModule):
         loss_sum = torch.stack(losses).dot(sizes.to(losses[0].dtype))
         counts = confusion_counts(predictions(torch.cat(logits)), torch.cat(targets), self.num_classes)
         if self.trainer.world_size > 1:  # one sum over the ranks for both (exact in float64)
-            totals = self.trainer.strategy.reduce(torch.cat([loss_sum.view(1), counts.flatten()]).double(), "sum")
+            totals = torch.cat([loss_sum.view(1), counts.flatten()]).double()
+            totals = self.trainer.strategy.reduce(totals, reduce_op="sum")
             loss_sum, counts = totals[0].float(), totals[1:].round().long().view_as(counts)
         if self.trainer.testing:
             self.test_confusion[split] = counts.cpu()
