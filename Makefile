@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 ARGS ?=
 SWEEP ?=
 
-.PHONY: help install train data report test test-slow reproduce lint format tensorboard benchmark clean
+.PHONY: help install train data report test test-slow reproduce lint format tensorboard screenshots benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,8 +46,11 @@ format: $(INSTALLED) ## Reformat with ruff
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-tensorboard: $(INSTALLED) ## Serve TensorBoard on logs/ (http://localhost:6006)
-	$(VENV)/bin/tensorboard --logdir logs
+tensorboard: $(INSTALLED) ## Serve TensorBoard on logs/, or on one sweep: make tensorboard SWEEP=logs/multirun/<sweep>
+	$(VENV)/bin/tensorboard --logdir $(or $(SWEEP),logs)
+
+screenshots: $(INSTALLED) ## The README's pictures into docs/screenshots/ (needs apt-get install chromium chromium-driver)
+	$(PY) scripts/screenshots.py
 
 benchmark: $(INSTALLED) ## Template vs hand loop (digits), our data vs torchvision's (MNIST), sequential vs joblib grid
 	$(PY) scripts/benchmark_speed.py

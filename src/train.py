@@ -23,6 +23,7 @@ import hydra
 import lightning
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from studykit import files, locks
@@ -31,19 +32,14 @@ from studykit.checkpoints import clear_previous_attempt, resume_path
 from studykit.config import build, build_classifier
 from studykit.errors import require_int_at_least
 from studykit.failures import FAILURE_FILE, reported_as_one_line
-from studykit.job_names import register_resolver
-from studykit.results import METRICS_FILE, read_metrics
-from studykit.run_summary import (
-    final_metrics,
-    hardware,
-    hyperparameters,
-    log_hparams,
-    parameter_count,
-)
+from studykit.job_names import register_resolvers
+from studykit.results import METRICS_FILE, RESULTS, read_metrics
+from studykit.run_summary import final_metrics, hardware, parameter_count, settings, trial_name
 from studykit.runtime import choose_threads, forward_flops, prepare_torch, set_threads
+from studykit.tensorboard import write_session
 
 log = logging.getLogger("train")
-register_resolver()
+register_resolvers()
 
 
 def train(cfg: DictConfig) -> dict | None:
@@ -51,7 +47,10 @@ def train(cfg: DictConfig) -> dict | None:
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     writer = locks.process_rank() == 0  # under DDP the other ranks' processes write nothing of their own
-    with reported_as_one_line(output_dir), locks.held(output_dir, "the run dir"):
+    run_settings = settings(cfg, dict(hydra_cfg.runtime.choices), list(hydra_cfg.overrides.task))
+    trial = trial_name(output_dir, list(hydra_cfg.overrides.task), hydra_cfg.mode == RunMode.MULTIRUN)
+    failed_session = lambda: write_session(output_dir, trial, run_settings, failed=True)  # noqa: E731
+    with reported_as_one_line(output_dir, on_failure=failed_session), locks.held(output_dir, "the run dir"):
         if writer:
             (output_dir / FAILURE_FILE).unlink(missing_ok=True)
             files.remove_partial_files(output_dir)
@@ -102,7 +101,7 @@ def train(cfg: DictConfig) -> dict | None:
             "overrides": list(hydra_cfg.overrides.task),
         }
         if trainer.is_global_zero:
-            log_hparams(trainer, hyperparameters(cfg, dict(hydra_cfg.runtime.choices)), summary)
+            write_session(output_dir, trial, run_settings | {key: summary[key] for key in RESULTS})
             files.write_json(output_dir / METRICS_FILE, summary)
         log.info(" ".join(f"{key}={summary[key]:.4f}" for key in ("val_acc", "test_acc", "test_loss", "train_seconds")))
         return summary

@@ -7,18 +7,12 @@ from conftest import read_json
 
 def test_two_by_two_grid_gives_four_runs(grid_sweep):
     jobs = sorted(path for path in grid_sweep.iterdir() if path.is_dir() and path.name[0].isdigit())
-    # Each job dir is named by its number and all its overrides, sorted by key.
-    fixed = "callbacks.progress_bar.enabled=False,{},trainer.max_epochs=3"
-    cells = [
-        "model.act=relu,model.hidden=10",
-        "model.act=tanh,model.hidden=10",
-        "model.act=relu,model.hidden=40",
-        "model.act=tanh,model.hidden=40",
-    ]
-    assert [job.name for job in jobs] == [f"{number}_{fixed.format(cell)}" for number, cell in enumerate(cells)]
+    # Each job dir is named by its number and the overrides its sweep varies, in the order given.
+    cells = ["hidden=10,act=relu", "hidden=10,act=tanh", "hidden=40,act=relu", "hidden=40,act=tanh"]
+    assert [job.name for job in jobs] == [f"{number}_{cell}" for number, cell in enumerate(cells)]
     params = [read_json(job / "metrics.json")["params"] for job in jobs]
     assert params == [64 * 10 + 10 + 10 * 10 + 10] * 2 + [64 * 40 + 40 + 40 * 10 + 10] * 2
     for job in jobs:
         events = EventAccumulator(str(job))
         events.Reload()
-        assert len(events.Scalars("val/acc")) == 3
+        assert len(events.Scalars("by_epoch/val_acc")) == 3

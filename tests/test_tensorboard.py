@@ -1,47 +1,94 @@
-"""The TensorBoard events of a run hold the per-epoch scalars, the confusion images and the HParams entry."""
+"""What a user sees in TensorBoard, asked of a real TensorBoard server over its HTTP API: a log dir holding a 2x2
+sweep, a single run and a failed run gives one HParams row per run with its settings and its metrics.json
+results, its curves grouped by x axis, its confusion images, and the sweep's table as text."""
 
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.hparams import plugin_data_pb2
+import shutil
+import urllib.parse
+from pathlib import Path
 
-from conftest import read_json
+import pytest
 
+from conftest import read_json, train_in_process
+from screenshots import TensorBoardServer
+from studykit.results import RESULTS
 
-def load_events(run_dir):
-    events = EventAccumulator(str(run_dir), size_guidance={"images": 0, "scalars": 0, "tensors": 0})
-    events.Reload()
-    return events
-
-
-def test_scalars_per_epoch_and_per_elapsed_time(default_run):
-    events = load_events(default_run)
-    for tag in ("train/loss", "train/acc", "val/loss", "val/acc"):
-        assert [event.step for event in events.Scalars(tag)] == [1, 2, 3, 4], tag
-    for tag in ("loss_vs_ms/train", "loss_vs_ms/val"):
-        steps = [event.step for event in events.Scalars(tag)]
-        assert len(steps) == 4 and steps == sorted(steps) and steps[0] > 0
-    assert events.Scalars("val/loss")[-1].value == events.Scalars("loss_vs_ms/val")[-1].value
-
-
-def test_final_metrics_match_metrics_json(default_run):
-    events, metrics = load_events(default_run), read_json(default_run / "metrics.json")
-    for key in ("val_acc", "test_acc", "test_loss", "train_seconds"):
-        assert abs(events.Scalars(f"final/{key}")[0].value - metrics[key]) < 1e-4, key
+USUAL = {"data", "model", "optimizer", "optimizer.lr", "data.batch_size", "seed"}
+CURVES = [
+    f"{axis}/{split}_{name}"
+    for axis in ("by_epoch", "by_training_ms")
+    for split in ("train", "val")
+    for name in ("acc", "loss")
+]
 
 
-def test_confusion_images_for_each_split(default_run):
-    events = load_events(default_run)
-    for split in ("train", "val", "test"):
-        (image,) = events.Images(f"confusion/{split}")
-        assert image.encoded_image_string[:8] == b"\x89PNG\r\n\x1a\n" and image.width > 200
+@pytest.fixture(scope="module")
+def logs(grid_sweep, default_run, tmp_path_factory) -> Path:
+    """One log dir as `make tensorboard` serves it: the grid sweep, a single run, a run that failed."""
+    root = tmp_path_factory.mktemp("tensorboard")
+    shutil.copytree(grid_sweep, root / "multirun" / grid_sweep.name)
+    shutil.copytree(default_run, root / "runs" / "default")
+    with pytest.raises(SystemExit):
+        train_in_process(root / "runs" / "failed", "optimizer=sgd", "optimizer.lr=1e12")
+    return root
 
 
-def test_hparams_hold_the_settings_and_final_metrics(default_run):
-    contents = load_events(default_run).PluginTagToContent("hparams")
-    experiment = plugin_data_pb2.HParamsPluginData.FromString(contents["_hparams_/experiment"]).experiment
-    session = plugin_data_pb2.HParamsPluginData.FromString(contents["_hparams_/session_start_info"]).session_start_info
-    assert session.hparams["model"].string_value == "mlp"
-    assert session.hparams["model.hidden"].number_value == 40
-    assert session.hparams["model.act"].string_value == "relu"
-    assert session.hparams["optimizer.lr"].number_value == 0.001
-    metric_tags = {info.name.tag for info in experiment.metric_infos}
-    assert {"final/val_acc", "final/test_acc", "final/test_loss", "final/train_seconds"} <= metric_tags
+@pytest.fixture(scope="module")
+def board(logs):
+    server = TensorBoardServer(logs)
+    yield server
+    server.stop()
+
+
+def run_dirs(logs: Path) -> list[Path]:
+    return sorted(path.parent for path in logs.rglob("hparams") if (path.parent / "config.yaml").exists())
+
+
+def test_hparams_one_row_per_run_with_its_settings_and_results(board, logs):
+    experiment = board.post("/data/plugin/hparams/experiment", {"experimentName": ""})
+    columns = {info["name"]: info for info in experiment["hparamInfos"]}
+    assert USUAL | {"model.hidden", "model.act"} | set(RESULTS) <= columns.keys()
+    assert columns["model.hidden"]["differs"] and not columns["data"]["differs"]
+    assert not experiment.get("metricInfos")  # no curve's last value passes for a result
+    statuses = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
+    request = {"experimentName": "", "allowedStatuses": statuses, "colParams": [], "startIndex": 0, "sliceSize": 100}
+    groups = board.post("/data/plugin/hparams/session_groups", request)["sessionGroups"]
+    rows = {Path(group["sessions"][0]["name"]).parent.name: group for group in groups}
+    assert sorted(rows) == sorted(path.name for path in run_dirs(logs))  # exactly once each
+    for run_dir in run_dirs(logs):
+        row = rows[run_dir.name]
+        if run_dir.name == "failed":
+            assert row["sessions"][0]["status"] == "STATUS_FAILURE"
+            assert row["hparams"]["optimizer"] == "sgd" and "val_acc" not in row["hparams"]
+            continue
+        metrics = read_json(run_dir / "metrics.json")
+        assert row["sessions"][0]["status"] == "STATUS_SUCCESS"
+        assert {key: row["hparams"][key] for key in RESULTS} == pytest.approx({key: metrics[key] for key in RESULTS})
+        assert USUAL <= row["hparams"].keys()
+    names = {Path(group["sessions"][0]["name"]).parent.name: group["name"] for group in groups}
+    assert names["0_hidden=10,act=relu"].startswith("0_hidden=10,act=relu  (")  # the trial says what it varied
+    assert rows["0_hidden=10,act=relu"]["hparams"]["model.hidden"] == "10"  # shown as 10, not 10.000
+
+
+def test_curves_grouped_by_x_axis_and_confusion_images(board, logs):
+    scalars, images = board.get("/data/plugin/scalars/tags"), board.get("/data/plugin/images/tags")
+    root = logs.resolve()
+    for run_dir in run_dirs(logs):
+        if run_dir.name == "failed":
+            continue
+        run = run_dir.resolve().relative_to(root).as_posix()
+        assert sorted(scalars[run]) == sorted(CURVES)  # and no final numbers as one-dot charts
+        assert sorted(images[run]) == ["confusion/test", "confusion/train", "confusion/val"]
+        epochs = read_json(run_dir / "metrics.json")["epochs"]
+        points = board.get(f"/data/plugin/scalars/scalars?run={urllib.parse.quote(run)}&tag=by_epoch/val_loss")
+        assert [step for _, step, _ in points] == list(range(1, epochs + 1))
+    assert not any(run_dir.joinpath("hparams.yaml").exists() for run_dir in run_dirs(logs))
+
+
+def test_the_sweep_table_is_text_of_few_columns(board):
+    tags = board.get("/data/plugin/text/tags")
+    ((report, (tag,)),) = [(run, names) for run, names in tags.items() if run.endswith("report/tensorboard")]
+    (entry,) = board.get(f"/data/plugin/text/text?run={urllib.parse.quote(report)}&tag={urllib.parse.quote(tag)}")
+    header = (
+        "<th>job</th><th>model.hidden</th><th>model.act</th><th>val_acc</th><th>test_acc</th><th>train_seconds</th>"
+    )
+    assert header + "<th>status</th></tr>" in entry["text"].replace("\n", "")

@@ -5,7 +5,7 @@ import contextlib
 import logging
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -22,11 +22,11 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def reported_as_one_line(output_dir: Path) -> Iterator[None]:
+def reported_as_one_line(output_dir: Path, on_failure: Callable[[], None] = lambda: None) -> Iterator[None]:
     """An explained failure: one logged line, also written to `failure.txt`; a single run then exits with status
     2. Any other exception (a bug, out of memory): its traceback goes to the log and one line to failure.txt; a
     single run ends with the traceback (status 1). In a multirun the job ends either way and the other jobs go
-    on (`SweepEnd` reports them at the end). A failure.txt left by an earlier attempt is removed first."""
+    on (`SweepEnd` reports them at the end). `on_failure` records the failure elsewhere too (TensorBoard)."""
     single_run = HydraConfig.get().mode == RunMode.RUN
     (output_dir / FAILURE_FILE).unlink(missing_ok=True)
     try:
@@ -38,19 +38,20 @@ def reported_as_one_line(output_dir: Path) -> Iterator[None]:
     except EXPLAINED as error:
         line = "error: " + " ".join(str(error).split())
         log.error(line)
-        _record(output_dir, line)
+        _record(output_dir, line, on_failure)
         if single_run:
             sys.exit(2)
     except Exception as error:
         line = f"error: {type(error).__name__}: {' '.join(str(error).split())}"
-        _record(output_dir, line + " (the traceback is in this job's log)")
+        _record(output_dir, line + " (the traceback is in this job's log)", on_failure)
         if single_run:
             raise
         log.error(f"{line}\n{traceback.format_exc()}")
 
 
-def _record(output_dir: Path, line: str) -> None:
+def _record(output_dir: Path, line: str, on_failure: Callable[[], None]) -> None:
     if process_rank() != 0:  # under DDP, rank 0 records the failure for the run
         return
-    with contextlib.suppress(files.OutputError):  # a full disk: the line is logged, nothing more to do
+    with contextlib.suppress(OSError, files.OutputError):  # a full disk: the line is logged, nothing more to do
         files.write_text(output_dir / FAILURE_FILE, line + "\n")
+        on_failure()

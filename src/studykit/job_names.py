@@ -1,13 +1,19 @@
-"""Job dir names safe for any override value: percent-encoded where a character could nest the dir (`/`) or
-trouble a shell or file system, and cut (with a hash of the whole, so names stay distinct) where too long."""
+"""Job dir names: the job number and the overrides that vary in its sweep, short (`3_hidden=40,act=tanh`), so
+TensorBoard's run names and the report's labels tell the jobs apart. Safe for any value: characters that could
+nest the dir (`/`) or trouble a shell or file system are percent-encoded, and long names are cut (with a hash of
+the whole, so they stay distinct)."""
 
 import hashlib
+import os
 from urllib.parse import quote
 
-from omegaconf import OmegaConf
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 KEPT = "=,+@-._[]"  # besides letters and digits
 LONGEST = 150  # characters; file systems allow 255 bytes
+SWEPT_KEYS = "STUDYKIT_SWEPT_KEYS"  # environment variable: the sweep's varying keys, for jobs in any process
 
 
 def safe_name(text: str) -> str:
@@ -17,6 +23,36 @@ def safe_name(text: str) -> str:
     return name
 
 
-def register_resolver() -> None:
-    """`${safe_name:...}` for configs/hydra/default.yaml; registered before Hydra resolves a job's dir."""
-    OmegaConf.register_new_resolver("safe_name", safe_name, replace=True)
+def job_name(number: int, overrides: ListConfig) -> str:
+    """`<number>_<key>=<value>,...` for the overrides whose keys the sweep varies (all of them when that is not
+    known), keys by their last part unless that would be ambiguous."""
+    swept = [key for key in os.environ.get(SWEPT_KEYS, "").split(",") if key]
+    pairs = [str(item).split("=", 1) for item in overrides if "=" in str(item)]
+    chosen = [(key, value) for key, value in pairs if not swept or key.lstrip("+~") in swept]
+    short = [key.lstrip("+~").split(".")[-1] for key, _ in chosen]
+    names = short if len(set(short)) == len(short) else [key.lstrip("+~") for key, _ in chosen]
+    return safe_name(f"{number}_" + ",".join(f"{name}={value}" for name, (_, value) in zip(names, chosen, strict=True)))
+
+
+def swept_keys(config: DictConfig) -> list[str]:
+    """The keys a multirun varies: sweeps on the command line (`model.hidden=10,40`) and in the sweeper's
+    params (experiments, searches), in the order given."""
+    parser = OverridesParser.create()
+    task = parser.parse_overrides([str(item) for item in config.hydra.overrides.task])
+    params = config.hydra.sweeper.get("params") or {}
+    searched = parser.parse_overrides([f"{key}={value}" for key, value in params.items()])
+    keys = [override.key_or_group for override in [*task, *searched] if override.is_sweep_override()]
+    return list(dict.fromkeys(key.lstrip("+~") for key in keys))
+
+
+class SweptKeys(Callback):
+    """At the start of a multirun, tells every job (in this process or in launcher workers, which inherit the
+    environment) which keys its sweep varies."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        os.environ[SWEPT_KEYS] = ",".join(swept_keys(config))
+
+
+def register_resolvers() -> None:
+    """`${job_name:...}` for configs/hydra/default.yaml; registered before Hydra resolves a job's dir."""
+    OmegaConf.register_new_resolver("job_name", job_name, replace=True)

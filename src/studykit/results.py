@@ -6,7 +6,10 @@ from pathlib import Path
 
 SPLITS = ("train", "val", "test")
 METRICS = tuple(f"{split}_{name}" for split in SPLITS for name in ("loss", "acc"))
+RESULTS = (*METRICS, "epochs", "best_epoch", "train_seconds", "params")  # a finished run's numbers
 METRICS_FILE = "metrics.json"
+# Overrides that say where or how a run was made rather than which variant it is.
+NOT_SETTINGS = ("hydra.", "paths.", "callbacks.progress_bar.", "ckpt_path", "threads", "report")
 
 
 def read_metrics(path: Path) -> dict:

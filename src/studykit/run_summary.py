@@ -1,16 +1,16 @@
-"""What a finished run leaves for people and tools: metrics.json, and the HParams entry in TensorBoard."""
+"""What a run reports about itself: its final metrics, hardware and size (metrics.json), and its settings."""
 
 import platform
+from pathlib import Path
 
 import torch
 from lightning import Trainer
-from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from studykit.results import METRICS
+from studykit.results import METRICS, NOT_SETTINGS
 
-HPARAM_GROUPS = ("data", "model", "optimizer")
+USUAL = ("optimizer.lr", "data.batch_size", "seed")  # besides the data, model and optimizer chosen
 
 
 def final_metrics(trainer: Trainer) -> dict[str, float]:
@@ -30,23 +30,27 @@ def parameter_count(network: nn.Module) -> int:
     return sum(parameter.numel() for parameter in network.parameters())
 
 
-def hyperparameters(cfg: DictConfig, choices: dict[str, str]) -> dict:
-    """The run's settings for TensorBoard's HParams tab: each group's choice and fields, the seed, the limits."""
-    params: dict = {"seed": cfg.seed, "max_epochs": cfg.trainer.max_epochs}
-    for group in HPARAM_GROUPS:
-        fields = OmegaConf.to_container(cfg[group], resolve=True)
-        params[group] = choices.get(group)
-        for key, value in fields.items():
-            if not key.startswith("_") and not key.endswith("_dir"):
-                params[f"{group}.{key}"] = str(value) if isinstance(value, (list, dict)) else value
-    if "early_stopping" in cfg.callbacks:
-        params["patience"] = cfg.callbacks.early_stopping.patience
-    return params
+def settings(cfg: DictConfig, choices: dict, overrides: list[str]) -> dict:
+    """The run's settings for comparing runs: the usual ones, and every setting its command line changed.
+    Whole numbers as text, so that TensorBoard shows `40` rather than `40.000` (and filters them as choices)."""
+    values: dict = {group: choices.get(group) for group in ("data", "model", "optimizer")}
+    keys = [*USUAL, *changed(overrides)]
+    for key in dict.fromkeys(keys):
+        value = choices.get(key) if key in choices else OmegaConf.select(cfg, key)
+        values[key] = value if isinstance(value, (bool, float, str)) else str(value)
+    return values
 
 
-def log_hparams(trainer: Trainer, params: dict, summary: dict) -> None:
-    metrics = {f"final/{key}": value for key, value in summary.items() if isinstance(value, (int, float))}
-    for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(params, metrics)
-            logger.finalize("success")  # flushes and closes the event file (and its writer thread)
+def changed(overrides: list[str]) -> list[str]:
+    """The keys of the settings a command line changed (not where it wrote or how it ran)."""
+    keys = (item.split("=", 1)[0].lstrip("+~") for item in overrides if "=" in item)
+    return [key for key in keys if not key.startswith(NOT_SETTINGS)]
+
+
+def trial_name(run_dir: Path, overrides: list[str], in_sweep: bool) -> str:
+    """What TensorBoard's HParams view calls the run: its telling part first (a sweep job's dir name, which
+    holds the settings its sweep varies; a single run's changed settings), its dir last to keep it unique."""
+    if in_sweep:
+        return f"{run_dir.name}  ({run_dir.parent.name})"
+    settings = [item.lstrip("+~") for item in overrides if item.split("=", 1)[0].lstrip("+~") in changed(overrides)]
+    return f"{','.join(settings) or 'defaults'}  ({run_dir.name})"

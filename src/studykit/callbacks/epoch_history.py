@@ -28,8 +28,9 @@ def fit_timer(trainer: Trainer) -> Timer:
 
 
 class EpochHistory(Callback):
-    """Logs `train/loss`, `train/acc`, `val/loss`, `val/acc` with the 1-based epoch as step, the losses again
-    under `loss_vs_ms/` with elapsed training milliseconds as step, and writes the rows to `path`."""
+    """Logs `train_loss`, `train_acc`, `val_loss`, `val_acc` twice: under `by_epoch/` with the 1-based epoch as
+    step, and under `by_training_ms/` with the milliseconds spent fitting so far as step (the group names the x
+    axis, and sorts first in TensorBoard). Writes the same rows to `path`."""
 
     def __init__(self, path: str):
         self.path = Path(path)
@@ -72,11 +73,8 @@ class EpochHistory(Callback):
 
     def _log(self, trainer: Trainer, row: dict) -> None:
         for logger in trainer.loggers:
-            logger.log_metrics({column.replace("_", "/"): row[column] for column in COLUMNS[2:]}, step=row["epoch"])
-            logger.log_metrics(
-                {"loss_vs_ms/train": row["train_loss"], "loss_vs_ms/val": row["val_loss"]},
-                step=round(row["seconds"] * 1000),
-            )
+            for axis, step in (("by_epoch", row["epoch"]), ("by_training_ms", round(row["seconds"] * 1000))):
+                logger.log_metrics({f"{axis}/{column}": row[column] for column in COLUMNS[2:]}, step=step)
 
     @staticmethod
     def _csv(rows: list[dict], header: bool) -> str:

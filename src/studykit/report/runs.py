@@ -7,10 +7,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from studykit.failures import FAILURE_FILE
-from studykit.results import METRICS_FILE, read_metrics
-
-# Overrides that are the same kind of thing for every job and never a design choice.
-NOT_SETTINGS = ("experiment", "callbacks.progress_bar.", "hydra.", "paths.")
+from studykit.results import METRICS_FILE, NOT_SETTINGS, read_metrics
 
 
 @dataclass
@@ -45,7 +42,8 @@ def job_directories(sweep_dir: Path) -> list[Path]:
 def read_run(directory: Path) -> Run:
     overrides = OmegaConf.to_container(OmegaConf.load(directory / ".hydra" / "overrides.yaml"))
     settings = dict(item.split("=", 1) for item in overrides if "=" in item)
-    settings = {key: value for key, value in settings.items() if not key.startswith(NOT_SETTINGS)}
+    # The experiment is the same for every job of a sweep: it names the sweep, not a variant.
+    settings = {key: value for key, value in settings.items() if not key.startswith((*NOT_SETTINGS, "experiment"))}
     run = Run(directory, settings)
     failure = directory / FAILURE_FILE
     if failure.exists():

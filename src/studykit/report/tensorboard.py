@@ -1,17 +1,20 @@
-"""The sweep summary in TensorBoard: the table as text, and every finished run in the HParams view."""
+"""The sweep's summary in TensorBoard's Text tab (`report/tensorboard/` in the sweep dir): a table of few, short
+columns, which TensorBoard shows without wrapping words. No HParams entries: each run writes its own, and one
+written here would compete with them."""
 
+import shutil
 from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
 
-from studykit.results import METRICS
+from studykit.report.render import markdown_table
+
+COLUMNS = ("val_acc", "test_acc", "train_seconds", "status")
 
 
-def log_sweep(log_dir: Path, rows: list[dict], keys: list[str], table: str) -> None:
+def log_sweep(log_dir: Path, rows: list[dict], keys: list[str]) -> None:
+    """Replaces what an earlier report wrote there."""
+    shutil.rmtree(log_dir, ignore_errors=True)
+    table = markdown_table([{column: row.get(column, "") for column in ("job", *keys, *COLUMNS)} for row in rows])
     with SummaryWriter(str(log_dir)) as writer:
-        writer.add_text("sweep/summary", table)
-        for row in rows:
-            if row["status"] != "finished":
-                continue
-            settings = {key: row[key] for key in keys} or {"job": row["job"]}
-            writer.add_hparams(settings, {f"sweep/{metric}": row[metric] for metric in METRICS}, run_name=row["job"])
+        writer.add_text("sweep", table)

@@ -29,7 +29,7 @@ def write_report(sweep_dir: Path) -> Path:
     replicas = seed_means(finished, keys)
     (sweep_dir / "report.md").write_text(render.markdown(sweep_dir, rows, best, keys, pictures, replicas))
     (sweep_dir / "report.html").write_text(render.html_page(sweep_dir, rows, best, keys, pictures, replicas))
-    log_sweep(sweep_dir / FIGURES / "tensorboard", rows, keys, render.markdown_table(rows))
+    log_sweep(sweep_dir / FIGURES / "tensorboard", rows, keys)
     log.info(f"report of {len(runs)} runs ({len(runs) - len(finished)} not finished) in {sweep_dir / 'report.md'}")
     return sweep_dir / "report.md"
 
