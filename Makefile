@@ -28,10 +28,10 @@ report: $(INSTALLED) ## Write a sweep's report (make report SWEEP=logs/multirun/
 data: $(INSTALLED) ## Download (when absent) and cache MNIST, CIFAR-10 and IMDB in data/ or DATA_DIR
 	$(PY) scripts/prepare_data.py mnist cifar10 imdb
 
-test: $(INSTALLED) ## Run the test suite (without the slow and reproduce tests)
-	$(PY) -m pytest -m "not slow and not reproduce"
+test: $(INSTALLED) ## Run the test suite (without the slow and reproduce tests), one worker per core
+	$(PY) -m pytest -n auto --dist worksteal -m "not slow and not reproduce"
 
-test-slow: $(INSTALLED) ## Run the slow tests: launchers, DDP, Optuna (a few minutes)
+test-slow: $(INSTALLED) ## Run the slow tests: launchers, DDP, Optuna, CIFAR-10, full disk (minutes)
 	$(PY) -m pytest -m slow
 
 reproduce: $(INSTALLED) ## Run the studies on the real data (slow tests, needs ../shared/data) and write docs/RESULTS.md

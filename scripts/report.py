@@ -8,7 +8,6 @@ sweep that was interrupted or whose jobs ran elsewhere.
 """
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -30,12 +29,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep", type=Path, nargs="?", help="a multirun's directory (default: the newest)")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     sweep = args.sweep or newest_sweep()
     if not sweep.is_dir():
         sys.exit(f"error: sweep={sweep} is not a directory")
     try:
-        print(write_report(sweep))
+        print(write_report(sweep).summary)
     except FileNotFoundError as error:
         sys.exit(f"error: {error}")
 

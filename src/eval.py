@@ -24,9 +24,10 @@ from studykit.callbacks.confusion_images import ConfusionImages
 from studykit.callbacks.progress import EpochProgress
 from studykit.checkpoints import read_run_config
 from studykit.config import build, build_classifier
-from studykit.errors import require_int_at_least
+from studykit.config_values import check_values
 from studykit.failures import reported_as_one_line
 from studykit.files import write_json
+from studykit.quiet import quiet_lightning
 from studykit.run_summary import final_metrics
 from studykit.runtime import prepare_torch
 
@@ -35,22 +36,26 @@ log = logging.getLogger("eval")
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="eval")
 def main(cfg: DictConfig) -> float | None:
-    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    output_dir = Path(hydra_cfg.runtime.output_dir)
     with reported_as_one_line(output_dir):
+        check_values(cfg, hydra_cfg.job.config_name, hydra_cfg.overrides.task)
         prepare_torch()
+        quiet_lightning(cfg.verbose)
         if cfg.threads is not None:
-            torch.set_num_threads(require_int_at_least("threads", cfg.threads, 1))
+            torch.set_num_threads(cfg.threads)
         run_cfg = OmegaConf.create(read_run_config(cfg.ckpt_path))
         run_cfg.data.data_dir = cfg.paths.data_dir
         datamodule, classifier = build_classifier(run_cfg)
-        loggers = [build("logger", node) for node in cfg.logger.values()]
+        loggers = [build(f"logger.{name}", node) for name, node in cfg.logger.items()]
         callbacks = [ConfusionImages(str(output_dir)), EpochProgress()]
         trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers)
         trainer.test(classifier, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True, verbose=False)
         summary = final_metrics(trainer) | {"ckpt_path": str(Path(cfg.ckpt_path).resolve())}
         if trainer.is_global_zero:
             write_json(output_dir / "metrics.json", summary)
-        log.info(" ".join(f"{split}_acc={summary[f'{split}_acc']:.4f}" for split in ("train", "val", "test")))
+        accuracies = ", ".join(f"{split}_acc {summary[f'{split}_acc']:.4f}" for split in ("train", "val", "test"))
+        log.info(f"{accuracies}; results in {output_dir}")
         return summary["test_acc"]
 
 

@@ -30,9 +30,10 @@ from studykit import files, locks
 from studykit.callbacks.epoch_history import fit_timer
 from studykit.checkpoints import clear_previous_attempt, resume_path
 from studykit.config import build, build_classifier
-from studykit.errors import require_int_at_least
+from studykit.config_values import check_values
 from studykit.failures import FAILURE_FILE, reported_as_one_line
 from studykit.job_names import register_resolvers
+from studykit.quiet import quiet_lightning
 from studykit.results import METRICS_FILE, RESULTS, read_metrics
 from studykit.run_summary import final_metrics, hardware, parameter_count, settings, trial_name
 from studykit.runtime import choose_threads, forward_flops, prepare_torch, set_threads
@@ -54,6 +55,7 @@ def train(cfg: DictConfig) -> dict | None:
         if writer:
             (output_dir / FAILURE_FILE).unlink(missing_ok=True)
             files.remove_partial_files(output_dir)
+        check_values(cfg, hydra_cfg.job.config_name, hydra_cfg.overrides.task)
         try:
             summary = read_metrics(output_dir / METRICS_FILE)
             log.info(f"{output_dir} has finished already; keeping its results (delete its metrics.json to train again)")
@@ -61,35 +63,38 @@ def train(cfg: DictConfig) -> dict | None:
         except FileNotFoundError:
             pass
         except ValueError as reason:
-            log.warning(f"{output_dir}: {reason}; training this run again")
+            log.warning(f"warning: {output_dir}: {reason}; training this run again")
         if writer:
             files.write_text(output_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         prepare_torch()
+        quiet_lightning(cfg.verbose)
         lightning.seed_everything(cfg.seed, workers=True, verbose=False)
-        log.info(f"data={hydra_cfg.runtime.choices.data} model={hydra_cfg.runtime.choices.model}")
         datamodule, classifier = build_classifier(cfg)
         split_sizes = datamodule.split_sizes()
-        callbacks = [build("callbacks", node) for node in cfg.callbacks.values()]
+        callbacks = [build(f"callbacks.{name}", node) for name, node in cfg.callbacks.items()]
         ckpt_path = resume_path(cfg.ckpt_path, output_dir, cfg)
         if ckpt_path == str(output_dir / "checkpoints" / "last.ckpt"):
             clear_previous_attempt(output_dir)
-        loggers = [build("logger", node) for node in cfg.logger.values()]
+        loggers = [build(f"logger.{name}", node) for name, node in cfg.logger.items()]
         trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers)
         example, _ = datamodule.transform(tuple(tensor[:1] for tensor in datamodule.splits["train"]), training=False)
         flops = forward_flops(classifier.network, example) * cfg.data.batch_size
-        threads = None if cfg.threads is None else require_int_at_least("threads", cfg.threads, 1)
         processes = trainer.num_devices if trainer.strategy.root_device.type == "cpu" else 1
-        set_threads(threads or choose_threads(flops, hydra_cfg.launcher, processes))
+        set_threads(cfg.threads or choose_threads(flops, hydra_cfg.launcher, processes))
 
         params = parameter_count(classifier.network)
-        log.info(f"fitting {params:,} parameters on {split_sizes} with {torch.get_num_threads()} torch thread(s)")
+        choices = hydra_cfg.runtime.choices
+        sizes = ", ".join(f"{size} {split}" for split, size in split_sizes.items())
+        log.info(
+            f"{choices.model} ({params:,} parameters) on {choices.data} ({sizes}), "
+            f"{torch.get_num_threads()} torch thread(s); run dir {output_dir}"
+        )
         if ckpt_path:
             log.info(f"continuing from {ckpt_path}")
         trainer.fit(classifier, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         checkpoints = trainer.checkpoint_callback
         epochs, seconds = trainer.current_epoch, fit_timer(trainer).time_elapsed("train")
         best = str(checkpoints.best_path)
-        log.info(f"testing the best checkpoint {best}")
         trainer.test(classifier, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)
 
         summary = final_metrics(trainer) | {
@@ -103,7 +108,11 @@ def train(cfg: DictConfig) -> dict | None:
         if trainer.is_global_zero:
             write_session(output_dir, trial, run_settings | {key: summary[key] for key in RESULTS})
             files.write_json(output_dir / METRICS_FILE, summary)
-        log.info(" ".join(f"{key}={summary[key]:.4f}" for key in ("val_acc", "test_acc", "test_loss", "train_seconds")))
+        log.info(
+            f"val_acc {summary['val_acc']:.4f}, test_acc {summary['test_acc']:.4f}, test_loss "
+            f"{summary['test_loss']:.4f} (best epoch {summary['best_epoch']} of {epochs}, {seconds:.2f} s of "
+            f"training); results in {output_dir}"
+        )
         return summary
 
 

@@ -26,11 +26,12 @@ def train_in_process(output_dir: Path, *overrides: str) -> dict | None:
 
 
 def run_script(
-    script: str, *args: str, log_dir: Path, env: dict | None = None, timeout: float = 600
+    script: str, *args: str, log_dir: Path, env: dict | None = None, timeout: float = 600, progress: bool = False
 ) -> subprocess.CompletedProcess:
-    """Run `src/<script>` as a user would, with logs under `log_dir` (training without a progress bar)."""
+    """Run `src/<script>` as a user would, with logs under `log_dir` (training without a progress bar, unless
+    `progress`)."""
     environment = os.environ | {"LOG_DIR": str(log_dir), "HYDRA_FULL_ERROR": "0"} | (env or {})
-    quiet = QUIET if script == "train.py" else []
+    quiet = QUIET if script == "train.py" and not progress else []
     return subprocess.run(
         [sys.executable, str(ROOT / "src" / script), *args, *quiet],
         cwd=ROOT,
@@ -101,8 +102,15 @@ def grid_sweep(tmp_path_factory) -> Path:
     arguments = ["-m", "model.hidden=10,40", "model.act=relu,tanh", "trainer.max_epochs=3"]
     result = run_script("train.py", *arguments, log_dir=log_dir)
     assert result.returncode == 0, result.stderr[-2000:]
+    (log_dir / "terminal.txt").write_text(result.stdout + result.stderr)
     (sweep,) = (log_dir / "multirun").iterdir()
     return sweep
+
+
+@pytest.fixture(scope="session")
+def grid_terminal(grid_sweep) -> str:
+    """What the grid sweep printed (stdout and stderr)."""
+    return (grid_sweep.parent.parent / "terminal.txt").read_text()
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,7 @@ def test_killed_mid_epoch_while_saving_and_while_testing_a_run_ends_as_if_never_
     assert not list(run_dir.rglob(".*.partial"))
     events = EventAccumulator(str(run_dir))
     events.Reload()
-    assert [event.step for event in events.Scalars("val/loss")] == [1, 2, 3, 4, 5]  # each epoch once
+    assert [event.step for event in events.Scalars("by_epoch/val_loss")] == [1, 2, 3, 4, 5]  # each epoch once
 
 
 def test_a_resumed_run_continues_the_batch_order_and_random_state(tmp_path):
@@ -82,6 +82,7 @@ def tmpfs(path, size: str, read_only: bool = False):
         subprocess.run(["umount", str(path)], check=True)
 
 
+@pytest.mark.slow
 def test_a_full_disk_stops_the_run_with_one_line_and_the_next_run_continues(tmp_path):
     arguments = ["trainer.max_epochs=8", "callbacks.model_checkpoint.save_every_seconds=0", *QUIET]
     train_in_process(tmp_path / "reference", *arguments[:-1])
@@ -125,7 +126,7 @@ def wait_for(condition, seconds: float = 120) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("multirun", [False, True], ids=["run dir", "sweep dir"])
+@pytest.mark.parametrize("multirun", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["run dir", "sweep dir"])
 def test_a_second_process_on_a_dir_in_use_stops_with_one_line_and_writes_nothing(tmp_path, multirun):
     target = tmp_path / "target"
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"

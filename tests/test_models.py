@@ -27,11 +27,26 @@ def parameters(network):
         (lambda: TextCNN(IMDB, 2, vocab_size=5000, conv=False), 4_160_501),  # the embedding-MLP
         (lambda: MLP(MNIST, 10, hidden=10, act="sigmoid"), 7_960),  # study D
         (lambda: MLP(MNIST, 10, hidden=128, depth=2, output_act="sigmoid"), 118_282),  # study C, dense
+        (lambda: MLP((2,), 2, hidden=[4, 8], act="sigmoid"), 2 * 4 + 4 + 4 * 8 + 8 + 8 * 2 + 2),  # C, circles
     ],
-    ids=["net_1-mnist", "net_1-cifar10", "net_2-mnist", "textcnn", "embedding-mlp", "mnist-784-10-10", "mnist-dense"],
+    ids=[
+        *("net_1-mnist", "net_1-cifar10", "net_2-mnist", "textcnn", "embedding-mlp"),
+        *("mnist-784-10-10", "mnist-dense", "circles-2-4-8-2"),
+    ],
 )
 def test_parameter_counts_equal_the_studies_keras_summaries(network, count):
     assert parameters(network()) == count
+
+
+def test_mlp_hidden_list_gives_one_layer_per_width():
+    linear = [layer for layer in MLP((64,), 10, hidden=[32, 16, 8]).layers if isinstance(layer, torch.nn.Linear)]
+    assert [layer.out_features for layer in linear] == [32, 16, 8, 10]
+    linear = [layer for layer in MLP((64,), 10, hidden=[5, 5], depth=2).layers if isinstance(layer, torch.nn.Linear)]
+    assert [layer.out_features for layer in linear] == [5, 5, 10]
+    with pytest.raises(ConfigError, match=r"depth=3 is invalid: hidden=\[4, 8\] gives 2 layers: leave depth at 1"):
+        MLP((2,), 2, hidden=[4, 8], depth=3)
+    with pytest.raises(ConfigError, match=r"hidden=0 is invalid: must be an integer >= 1"):
+        MLP((2,), 2, hidden=[4, 0])
 
 
 @pytest.mark.parametrize("pooling", ["max", "avg", "none", "stride"])

@@ -1,6 +1,7 @@
 """The real MNIST, CIFAR-10 and IMDB copies in ../shared/data: counts per split and class, shapes, dtypes,
 value ranges, vocabulary; one epoch of a small network on a slice; an offline run as a user types it."""
 
+import pytest
 import torch
 
 from conftest import read_json, requires_real, run_script, train_in_process
@@ -38,6 +39,7 @@ def test_one_epoch_on_a_slice_of_mnist(real_data_dir, tmp_path):
     assert summary["test_acc"] > 0.8
 
 
+@pytest.mark.slow  # builds the CIFAR-10 batches first
 @requires_real("cifar10")
 def test_real_cifar10_and_one_epoch_on_a_slice(real_cifar10_dir, tmp_path):
     splits = CIFAR10DataModule(data_dir=str(real_cifar10_dir), download=False).load_splits()
@@ -68,6 +70,7 @@ def test_real_imdb(real_data_dir):
     assert 0.03 < unknown_share < 0.15  # 5000 words cover most of the running text
 
 
+@pytest.mark.slow
 @requires_real("mnist")
 def test_offline_run_from_the_command_line(real_data_dir, tmp_path):
     result = run_script(

@@ -93,7 +93,9 @@ def test_the_command_picks_the_newest_sweep(grid_sweep):
     command = [sys.executable, str(ROOT / "scripts" / "report.py")]
     result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == str(grid_sweep / "report.md")
+    lines = result.stdout.splitlines()  # the table, the best run, where the report is: the path once
+    assert lines[0].split()[:2] == ["job", "model.hidden"] and len(lines) == 7
+    assert lines[-1] == f"report: {grid_sweep / 'report.md'}" and result.stdout.count(str(grid_sweep)) == 1
 
 
 def finished(name, val_acc, val_loss, **settings):

@@ -91,4 +91,4 @@ def test_the_sweep_table_is_text_of_few_columns(board):
     header = (
         "<th>job</th><th>model.hidden</th><th>model.act</th><th>val_acc</th><th>test_acc</th><th>train_seconds</th>"
     )
-    assert header + "<th>status</th></tr>" in entry["text"].replace("\n", "")
+    assert header + "<th>status</th><th>best</th></tr>" in entry["text"].replace("\n", "")

@@ -3,6 +3,7 @@
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
@@ -21,7 +22,7 @@ def build(group: str, node: DictConfig, **kwargs):
             raise cause.under(group) from None
         if isinstance(cause, DataError):
             raise cause from None
-        if isinstance(cause, (TypeError, ValueError)):
+        if isinstance(cause, (TypeError, ValueError, MisconfigurationException)):
             settings = {key: value for key, value in OmegaConf.to_container(node).items() if not key.startswith("_")}
             raise ConfigError(group, settings, str(cause)) from None
         raise

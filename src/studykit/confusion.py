@@ -1,13 +1,8 @@
 """Row-normalized confusion matrices drawn from counts and class names: the share of each true class (row)
 given each prediction (column), zero cells left blank, the accuracy in the title."""
 
-import io
-
-import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image
 from torch import Tensor
 
 
@@ -45,17 +40,3 @@ def confusion_figure(counts: Tensor, class_names: list[str], title: str) -> Figu
     axes.set_ylabel("true class")
     axes.set_title(f"{title}: accuracy {accuracy(counts):.4f}", fontsize=10)
     return figure
-
-
-def pixels(figure: Figure) -> np.ndarray:
-    """The figure drawn once, as `(height, width, 3)` uint8 RGB: written as PNG and sent to TensorBoard alike
-    (each of savefig and TensorBoard's add_figure would draw it again, a tenth of a second each)."""
-    canvas = FigureCanvasAgg(figure)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
-
-
-def png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="png")
-    return buffer.getvalue()

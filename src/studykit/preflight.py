@@ -1,6 +1,8 @@
 """Checks of the command line made before Hydra starts, because Hydra writes into the run dir before a run can
-check anything: a mistyped key (`model.hiden=10`, named with the closest existing keys), a log dir that
-cannot be written, and a run or sweep dir that another process is writing to (locked from here on)."""
+check anything: an unknown choice of a group (`optimizer=lion`, with the choices there are), a mistyped key
+(`model.hiden=10`, named with the closest existing keys), a log dir that cannot be written, and a run or sweep
+dir that another process is writing to (locked from here on). The values themselves are checked by the run
+(studykit.config_values), which records a bad one in its run dir."""
 
 import difflib
 import sys
@@ -32,6 +34,9 @@ def check(config_name: str, args: list[str]) -> None:
         overrides = OverridesParser.create().parse_overrides([arg for arg in args if not arg.startswith("-")])
     except Exception:  # Hydra reports syntax errors in its own words
         return
+    error = unknown_choice(overrides)
+    if error:
+        raise error
     cfg = _compose(config_name, overrides)
     if cfg is None:
         return
@@ -47,6 +52,21 @@ def check(config_name: str, args: list[str]) -> None:
             directory = override.value()
             if isinstance(directory, str) and "${" not in directory:
                 locks.hold(directory, override.key_or_group)
+
+
+def unknown_choice(overrides: list[Override]) -> ConfigError | None:
+    """The first group choice (of a sweep too: `optimizer=adam,lion`) with no config file, listing those there
+    are. Hydra's own groups (`hydra/launcher=...`, partly from plugins) are left to Hydra."""
+    for override in overrides:
+        if not _is_group(override) or override.key_or_group.startswith("hydra") or override.type == OverrideType.DEL:
+            continue
+        directory = CONFIGS / override.key_or_group.replace(".", "/")
+        names = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
+        for name in names:
+            if name is not None and str(name) != "null" and not (directory / f"{name}.yaml").is_file():
+                choices = sorted(path.stem for path in directory.glob("*.yaml"))
+                return ConfigError(override.key_or_group, name, "accepted: " + ", ".join(choices))
+    return None
 
 
 def _is_group(override: Override) -> bool:

@@ -19,7 +19,8 @@ class ConfusionImages(Callback):
 
     @rank_zero_only
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        from studykit.confusion import confusion_figure, pixels, png  # matplotlib: only testing draws
+        from studykit.confusion import confusion_figure  # matplotlib: only testing draws
+        from studykit.pictures import pixels, png
 
         class_names = pl_module.hparams.class_names
         for split, counts in pl_module.test_confusion.items():

@@ -31,7 +31,7 @@ def cached(path: Path | None, sources: list[Path], build: Callable[[], dict]) ->
                 return content["data"]
             log.info(f"{path} was built from other files; rebuilding it")
         except Exception as error:  # a damaged cache is only a slower start
-            log.warning(f"ignoring unreadable cache {path}: {error}")
+            log.warning(f"warning: ignoring unreadable cache {path}: {error}")
     data = build()
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
@@ -41,5 +41,5 @@ def cached(path: Path | None, sources: list[Path], build: Callable[[], dict]) ->
     except OSError as error:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
-        log.warning(f"could not write the cache {path} ({error}); the files will be parsed again next run")
+        log.warning(f"warning: could not write the cache {path} ({error}); the files will be parsed again next run")
     return data

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from studykit.data.in_memory import InMemoryDataModule, require_stratifiable
+from studykit.data.in_memory import InMemoryDataModule, require_split_fractions, stratified_split, three_way_split
 from studykit.data.sources import locate
 from studykit.errors import ConfigError, DataError, require_choice, require_fraction
 
@@ -43,14 +42,11 @@ class DigitsDataModule(InMemoryDataModule):
         self.split = require_choice("split", split, SPLIT_MODES)
         if source == "sklearn" and split == "official":
             raise ConfigError("split", split, "source 'sklearn' has no separate test file; use pooled or source=uci")
-        self.val_fraction = require_fraction("val_fraction", val_fraction)
-        self.test_fraction = require_fraction("test_fraction", test_fraction)
-        if split == "pooled" and val_fraction + test_fraction >= 1:
-            raise ConfigError(
-                "val_fraction",
-                val_fraction,
-                f"val_fraction + test_fraction must be < 1 (test_fraction={test_fraction})",
-            )
+        if split == "pooled":
+            self.val_fraction, self.test_fraction = require_split_fractions(val_fraction, test_fraction)
+        else:
+            self.val_fraction = require_fraction("val_fraction", val_fraction)
+            self.test_fraction = require_fraction("test_fraction", test_fraction)
         self.directory = Path(data_dir) / "optdigits"
         self.download = download
 
@@ -69,24 +65,21 @@ class DigitsDataModule(InMemoryDataModule):
                     "pool": tuple(np.concatenate(arrays) for arrays in zip(parts["train"], parts["test"], strict=True))
                 }
         if self.split == "official":
-            train_x, val_x, train_y, val_y = self._stratified(*parts["train"], self.val_fraction, "val_fraction")
-            test_x, test_y = parts["test"]
+            fraction = self.val_fraction
+            train_x, val_x, train_y, val_y = stratified_split(
+                *parts["train"], fraction, "data.val_fraction", fraction, self.num_classes, self.seed
+            )
+            splits = {"train": (train_x, train_y), "val": (val_x, val_y), "test": parts["test"]}
         else:
-            rest_x, test_x, rest_y, test_y = self._stratified(*parts["pool"], self.test_fraction, "test_fraction")
-            val_share = self.val_fraction / (1 - self.test_fraction)
-            train_x, val_x, train_y, val_y = self._stratified(rest_x, rest_y, val_share, "val_fraction")
-        scaler = StandardScaler().fit(train_x)
+            splits = three_way_split(*parts["pool"], self.val_fraction, self.test_fraction, self.num_classes, self.seed)
+        scaler = StandardScaler().fit(splits["train"][0])
         return {
             split: (
                 torch.from_numpy(scaler.transform(x).astype(np.float32)),
                 torch.from_numpy(np.asarray(y, dtype=np.int64)),
             )
-            for split, x, y in (("train", train_x, train_y), ("val", val_x, val_y), ("test", test_x, test_y))
+            for split, (x, y) in splits.items()
         }
-
-    def _stratified(self, x, y, fraction, key):
-        require_stratifiable(f"data.{key}", getattr(self, key), fraction, len(y), self.num_classes)
-        return train_test_split(x, y, test_size=fraction, stratify=y, random_state=self.seed)
 
 
 def download_uci(folder: Path) -> None:

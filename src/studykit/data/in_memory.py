@@ -9,7 +9,7 @@ from lightning import LightningDataModule
 from torch import Tensor
 
 from studykit.data.tensor_batches import Batch, TensorBatches
-from studykit.errors import ConfigError, require_choice, require_int_at_least
+from studykit.errors import ConfigError, require_choice, require_fraction, require_int_at_least
 from studykit.results import SPLITS
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -100,6 +100,33 @@ def require_stratifiable(key: str, value: float, fraction: float, samples: int, 
             f"must leave at least {classes} samples (one per class) on each side of the split of {samples} "
             f"samples; {held_out} would be held out",
         )
+
+
+def stratified_split(x, y, fraction: float, key: str, value: float, classes: int, seed: int) -> list:
+    """scikit-learn's `train_test_split` holding out `fraction`, stratified by class (`key`=`value` asks for it)."""
+    require_stratifiable(key, value, fraction, len(y), classes)
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(x, y, test_size=fraction, stratify=y, random_state=seed)
+
+
+def three_way_split(x, y, val_fraction: float, test_fraction: float, classes: int, seed: int) -> dict[str, tuple]:
+    """`{"train": (x, y), "val": ..., "test": ...}`: seeded, stratified, holding out the two fractions of all."""
+    rest_x, test_x, rest_y, test_y = stratified_split(
+        x, y, test_fraction, "data.test_fraction", test_fraction, classes, seed
+    )
+    val_share = val_fraction / (1 - test_fraction)
+    train_x, val_x, train_y, val_y = stratified_split(
+        rest_x, rest_y, val_share, "data.val_fraction", val_fraction, classes, seed
+    )
+    return {"train": (train_x, train_y), "val": (val_x, val_y), "test": (test_x, test_y)}
+
+
+def require_split_fractions(val_fraction, test_fraction) -> tuple[float, float]:
+    val, test = require_fraction("val_fraction", val_fraction), require_fraction("test_fraction", test_fraction)
+    if val + test >= 1:
+        raise ConfigError("val_fraction", val_fraction, f"val_fraction + test_fraction must be < 1 ({test_fraction=})")
+    return val, test
 
 
 def carve_validation(inputs: Tensor, targets: Tensor, fraction: float, seed: int) -> dict[str, tuple[Tensor, Tensor]]:

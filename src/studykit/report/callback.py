@@ -21,7 +21,7 @@ class SweepEnd(Callback):
             from studykit.report.write import write_report  # matplotlib and TensorBoard: only when a sweep ends
 
             try:
-                write_report(sweep_dir)
+                log.info(write_report(sweep_dir).summary)
             except Exception as error:  # the runs are done and saved; a failed report must not hide that
                 log.error(f"the sweep report could not be written: {type(error).__name__}: {error}")
         failed = sorted(sweep_dir.glob(f"*/{FAILURE_FILE}"))

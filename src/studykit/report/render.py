@@ -33,6 +33,27 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def column_values(rows: list[dict], column: str) -> list:
+    """The column's values in the rows that have one."""
+    return [row[column] for row in rows if row.get(column, "") != ""]
+
+
+def plain_table(rows: list[dict]) -> str:
+    """Aligned columns for the terminal: text left, numbers right."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    cells = [[cell(row.get(column, "")) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(line[index]) for line in cells)) for index, column in enumerate(columns)]
+    numeric = [all(isinstance(value, int | float) for value in column_values(rows, column)) for column in columns]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            value.rjust(width) if right else value.ljust(width)
+            for value, width, right in zip(values, widths, numeric, strict=True)
+        ).rstrip()
+
+    return "\n".join([line(columns), *(line(values) for values in cells)])
+
+
 def headline(rows: list[dict], best: Run | None, keys: list[str]) -> str:
     failed = sum(row["status"] != "finished" for row in rows)
     if best is None:

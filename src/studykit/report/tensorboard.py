@@ -9,12 +9,10 @@ from torch.utils.tensorboard import SummaryWriter
 
 from studykit.report.render import markdown_table
 
-COLUMNS = ("val_acc", "test_acc", "train_seconds", "status")
 
-
-def log_sweep(log_dir: Path, rows: list[dict], keys: list[str]) -> None:
+def log_sweep(log_dir: Path, rows: list[dict]) -> None:
     """Replaces what an earlier report wrote there."""
     shutil.rmtree(log_dir, ignore_errors=True)
-    table = markdown_table([{column: row.get(column, "") for column in ("job", *keys, *COLUMNS)} for row in rows])
+    table = markdown_table(rows)
     with SummaryWriter(str(log_dir)) as writer:
         writer.add_text("sweep", table)

@@ -1,22 +1,30 @@
 """Writes a sweep's report: summary.csv, report.md, report.html, the figures and a TensorBoard summary."""
 
 import csv
-import logging
+import io
 import statistics
 from pathlib import Path
+from typing import NamedTuple
 
+from studykit import files
 from studykit.report import figures, render
 from studykit.report.runs import Run, job_directories, ranked, read_run, varying_keys
 from studykit.report.tensorboard import log_sweep
 from studykit.results import METRICS
 
-log = logging.getLogger(__name__)
 RUN_COLUMNS = ("params", "epochs", "best_epoch", "train_seconds", *METRICS)
+# The few columns shown where space is short (the terminal, TensorBoard's Text tab), after job and varying keys
+SHORT_COLUMNS = ("val_acc", "test_acc", "train_seconds", "status", "best")
 FIGURES = "report"
 
 
-def write_report(sweep_dir: Path) -> Path:
-    """Reads every job of `sweep_dir` and writes the report there; returns the path of report.md."""
+class Report(NamedTuple):
+    path: Path  # report.md
+    summary: str  # for the terminal: the runs as a table, the best named, where the report is
+
+
+def write_report(sweep_dir: Path) -> Report:
+    """Reads every job of `sweep_dir` and writes the report there."""
     runs = ranked([read_run(directory) for directory in job_directories(sweep_dir)])
     if not runs:
         raise FileNotFoundError(f"{sweep_dir} holds no Hydra jobs (no */.hydra/overrides.yaml)")
@@ -24,14 +32,16 @@ def write_report(sweep_dir: Path) -> Path:
     finished = [run for run in runs if run.finished]
     best = finished[0] if finished else None
     rows = [row(run, keys, run is best) for run in runs]
-    write_csv(sweep_dir / "summary.csv", rows)
+    short_rows = [{column: row.get(column, "") for column in ("job", *keys, *SHORT_COLUMNS)} for row in rows]
+    files.write_text(sweep_dir / "summary.csv", csv_text(rows))
     pictures = draw(sweep_dir / FIGURES, runs, finished, best, keys)
     replicas = seed_means(finished, keys)
-    (sweep_dir / "report.md").write_text(render.markdown(sweep_dir, rows, best, keys, pictures, replicas))
-    (sweep_dir / "report.html").write_text(render.html_page(sweep_dir, rows, best, keys, pictures, replicas))
-    log_sweep(sweep_dir / FIGURES / "tensorboard", rows, keys)
-    log.info(f"report of {len(runs)} runs ({len(runs) - len(finished)} not finished) in {sweep_dir / 'report.md'}")
-    return sweep_dir / "report.md"
+    files.write_text(sweep_dir / "report.md", render.markdown(sweep_dir, rows, best, keys, pictures, replicas))
+    files.write_text(sweep_dir / "report.html", render.html_page(sweep_dir, rows, best, keys, pictures, replicas))
+    log_sweep(sweep_dir / FIGURES / "tensorboard", short_rows)
+    path = sweep_dir / "report.md"
+    summary = "\n".join([render.plain_table(short_rows), render.headline(rows, best, keys), f"report: {path}"])
+    return Report(path, summary)
 
 
 def row(run: Run, keys: list[str], best: bool) -> dict:
@@ -41,12 +51,12 @@ def row(run: Run, keys: list[str], best: bool) -> dict:
     return values
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    with path.open("w", newline="") as file:
-        writer = csv.DictWriter(file, columns)
-        writer.writeheader()
-        writer.writerows(rows)
+def csv_text(rows: list[dict]) -> str:
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, list(dict.fromkeys(key for row in rows for key in row)))
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
 
 
 def draw(directory: Path, runs: list[Run], finished: list[Run], best: Run | None, keys: list[str]) -> dict[str, Path]:
