@@ -35,8 +35,7 @@ test-slow: $(INSTALLED) ## Run the slow tests: launchers, DDP, Optuna, CIFAR-10,
 	$(PY) -m pytest -m slow
 
 reproduce: $(INSTALLED) ## Run the studies on the real data (slow tests, needs ../shared/data) and write docs/RESULTS.md
-	$(PY) -m pytest -m reproduce
-	$(PY) scripts/results_table.py
+	$(PY) -m pytest -m reproduce; status=$$?; $(PY) scripts/results_table.py && exit $$status
 
 lint: $(INSTALLED) ## Check style with ruff
 	$(VENV)/bin/ruff check .

@@ -105,6 +105,7 @@ def paired(work: str, log_dir: Path, overrides: list[str], epochs: int, **probe)
     settings = [f"+callbacks.paired.{key}={value}" for key, value in probe.items() if value is not None]
     settings += ["+callbacks.paired._target_=benchmark_speed.PairedEpochs", f"+callbacks.paired.work={work}"]
     settings += [f"+callbacks.paired.out={out}", "callbacks.early_stopping.patience=100000"]
+    settings += ["callbacks.progress_bar.enabled=false"]  # the hand loop prints nothing either; rows stay readable
     run_dir = Path(tempfile.mkdtemp(dir=log_dir))
     train(
         compose_run(
@@ -114,13 +115,17 @@ def paired(work: str, log_dir: Path, overrides: list[str], epochs: int, **probe)
     return json.loads(out.read_text())
 
 
+def duration(seconds: float) -> str:
+    return f"{seconds:.4g} s" if seconds >= 1 else f"{seconds * 1000:.4g} ms"
+
+
 def epoch_row(name: str, durations: dict) -> str:
     template = statistics.median(durations["template"][1:])
     hands = {count: statistics.median(values[1:]) for count, values in durations["hand"].items()}
     faster = min(hands, key=hands.get)
-    threads = ", ".join(f"{value * 1000:.4g} ms ({count} thread(s))" for count, value in hands.items())
+    threads = ", ".join(f"{duration(value)} ({count} thread(s))" for count, value in hands.items())
     return (
-        f"| {name} | {template * 1000:.4g} ms ({durations['template_threads']} thread(s)) | {threads} "
+        f"| {name} | {duration(template)} ({durations['template_threads']} thread(s)) | {threads} "
         f"| **{template / hands[faster]:.2f}** |"
     )
 

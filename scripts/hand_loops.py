@@ -102,16 +102,23 @@ class HandLoop:
         self.order = torch.Generator().manual_seed(seed)
 
     def epoch(self) -> tuple[float, float]:
-        """Train one epoch; the validation loss and accuracy after it."""
+        """Train one epoch, measuring its training loss and accuracy as it goes (the curves a study plots, and
+        what the template measures too); the validation loss and accuracy after it."""
         train_x, train_y = self.splits["train"]
+        loss_sum, correct, seen = torch.zeros(()), torch.zeros((), dtype=torch.long), 0
         for step, index in enumerate(torch.randperm(len(train_y), generator=self.order).split(self.batch_size)):
             if step == self.limit_batches:
                 break
-            inputs = train_x[index]
-            loss = F.cross_entropy(self.network(self.prepare(inputs) if self.prepare else inputs), train_y[index])
+            inputs, targets = train_x[index], train_y[index]
+            logits = self.network(self.prepare(inputs) if self.prepare else inputs)
+            loss = F.cross_entropy(logits, targets)
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
+            loss_sum += loss.detach() * len(targets)
+            correct += (logits.detach().argmax(1) == targets).sum()
+            seen += len(targets)
+        self.train_loss, self.train_acc = loss_sum.item() / seen, correct.item() / seen
         return evaluate(self.network, *self.splits["val"], self.prepare, self.eval_batch)
 
 
@@ -120,9 +127,10 @@ def fit(network: nn.Module, splits: Splits, seed: int, max_epochs: int = 1000, p
     tested at the end. `options`: those of `HandLoop`."""
     loop = HandLoop(network, splits, seed, **options)
     best_loss, best_epoch, best_weights, waited = float("inf"), 0, None, 0
-    epoch = 0
+    epoch, history = 0, []
     for epoch in range(1, max_epochs + 1):
         val_loss, _ = loop.epoch()
+        history.append((loop.train_loss, loop.train_acc))
         if val_loss < best_loss:
             best_loss, best_epoch, waited = val_loss, epoch, 0
             best_weights = {name: value.clone() for name, value in network.state_dict().items()}
@@ -132,9 +140,8 @@ def fit(network: nn.Module, splits: Splits, seed: int, max_epochs: int = 1000, p
                 break
     network.load_state_dict(best_weights)
     test_loss, test_acc = evaluate(network, *splits["test"], loop.prepare, loop.eval_batch)
-    return {"epochs": epoch, "best_epoch": best_epoch, "val_loss": best_loss, "test_loss": test_loss} | {
-        "test_acc": test_acc
-    }
+    results = {"epochs": epoch, "best_epoch": best_epoch, "val_loss": best_loss, "test_loss": test_loss}
+    return results | {"test_acc": test_acc, "train_history": history}
 
 
 def digits_cases(data_dir: Path, seed: int, startup: bool) -> None:

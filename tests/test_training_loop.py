@@ -145,3 +145,6 @@ def test_the_template_reproduces_the_hand_written_loop(tmp_path):
     assert template["test_acc"] == pytest.approx(hand["test_acc"], abs=1e-7)
     assert template["val_loss"] == pytest.approx(hand["val_loss"], rel=1e-6)
     assert template["test_loss"] == pytest.approx(hand["test_loss"], rel=1e-6)
+    rows = read_history(tmp_path / "run")
+    assert [float(row["train_loss"]) for row in rows] == pytest.approx([loss for loss, _ in hand["train_history"]])
+    assert [float(row["train_acc"]) for row in rows] == pytest.approx([acc for _, acc in hand["train_history"]])

@@ -43,6 +43,8 @@ def loss_curves(runs: list[Run], keys: list[str], x: str, path: Path) -> Path:
     for run, name in zip([run for run in runs if run.history], names, strict=True):
         axes.plot([row[x] for row in run.history], [row["val_loss"] for row in run.history], label=name)
     axes.set_xlabel("epoch" if x == "epoch" else "training seconds")
+    if x == "epoch":
+        axes.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     axes.set_ylabel("validation loss (log scale)")
     axes.set_yscale("log")
     plain = ticker.FormatStrFormatter("%g")
