@@ -13,7 +13,6 @@ import argparse
 import gzip
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,14 +23,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, random_split
 from torchvision import datasets, transforms
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from studykit.compose import compose_run  # noqa: E402
-from studykit.config import build, build_classifier  # noqa: E402
-from studykit.data.mnist import FILES, MNISTDataModule  # noqa: E402
-from studykit.models.mlp import MLP  # noqa: E402
-from studykit.runtime import prepare_torch  # noqa: E402
+from studykit.compose import PROJECT_ROOT, compose_run
+from studykit.config import build, build_classifier
+from studykit.data.mnist import FILES, MNISTDataModule
+from studykit.models.mlp import MLP
+from studykit.runtime import prepare_torch
 
 SETTINGS = ["data=mnist", "model.hidden=128", "model.depth=2", "data.batch_size=32", "seed=0"]
 
@@ -109,7 +105,7 @@ def hand_loop_epoch_seconds(cfg, data_dir: Path, epochs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", ROOT / "data")))
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", PROJECT_ROOT / "data")))
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()

@@ -18,13 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from studykit.compose import PROJECT_ROOT
 
 
 def sweep_seconds(launcher: list[str], data_dir: Path, epochs: int, log_dir: Path) -> float:
     command = [
         sys.executable,
-        str(ROOT / "src" / "train.py"),
+        str(PROJECT_ROOT / "src" / "train.py"),
         "-m",
         "experiment=digits_cases",
         "seed=0",
@@ -36,13 +36,13 @@ def sweep_seconds(launcher: list[str], data_dir: Path, epochs: int, log_dir: Pat
     ]
     environment = os.environ | {"DATA_DIR": str(data_dir), "LOG_DIR": str(log_dir)}
     start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env=environment, check=True, capture_output=True)
+    subprocess.run(command, cwd=PROJECT_ROOT, env=environment, check=True, capture_output=True)
     return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", ROOT / "data")))
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", PROJECT_ROOT / "data")))
     parser.add_argument("--epochs", type=int, default=120)
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()

@@ -138,9 +138,12 @@ def wall_seconds(command: list[str], env: dict) -> tuple[float, str]:
     return time.perf_counter() - start, result.stdout + result.stderr
 
 
+def rounds(values: list[float]) -> str:
+    return ", ".join(f"{value:.3g}" for value in values)
+
+
 def command_row(name: str, template: list[float], hand: list[float]) -> str:
     t, h = statistics.median(template), statistics.median(hand)
-    rounds = lambda values: ", ".join(f"{value:.3g}" for value in values)  # noqa: E731
     return f"| {name} | {t:.3g} s ({rounds(template)}) | {h:.3g} s ({rounds(hand)}) | **{t / h:.2f}** |"
 
 

@@ -14,11 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from studykit.compose import CONFIGS, compose_run  # noqa: E402
-from studykit.config import build  # noqa: E402
-from studykit.errors import ConfigError, DataError  # noqa: E402
+from studykit.compose import CONFIGS, compose_run
+from studykit.config import build
+from studykit.errors import ConfigError, DataError
 
 
 def main() -> None:

@@ -12,14 +12,12 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from studykit.report.write import write_report  # noqa: E402
+from studykit.compose import PROJECT_ROOT
+from studykit.report.write import write_report
 
 
 def newest_sweep() -> Path:
-    sweeps = sorted((Path(os.environ.get("LOG_DIR", ROOT / "logs")) / "multirun").glob("*/"))
+    sweeps = sorted((Path(os.environ.get("LOG_DIR", PROJECT_ROOT / "logs")) / "multirun").glob("*/"))
     if not sweeps:
         sys.exit("error: no sweep under logs/multirun/; name one: python scripts/report.py <sweep dir>")
     return sweeps[-1]

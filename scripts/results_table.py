@@ -6,50 +6,21 @@ Reads every `<root>/<experiment>/**/metrics.json`; runs that differ only in `see
 """
 
 import argparse
+import csv
 import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from omegaconf import OmegaConf
+
+from studykit.compose import PROJECT_ROOT
+
 # Overrides that say how a run was made rather than which variant it is.
 NOT_VARIANT = ("seed=", "experiment=", "paths.", "hydra.", "callbacks.progress_bar.")
 
-# experiment: (what the study did, {variant override: the study's figure}), in the order of ../shared/SEEDS.md.
-STUDIES = {
-    "digits_cases": (
-        "A. Digits MLP, UCI optdigits (5620), Adam, early stopping; test acc / loss",
-        {
-            "+digits_case=a": "0.960 / 0.125",
-            "+digits_case=b": "0.980 / 0.069",
-            "+digits_case=c": "0.956 / 0.141",
-            "+digits_case=d": "0.972 / 0.086",
-            "+digits_case=e": "0.960 / 0.149",
-            "+digits_case=f": "0.983 / 0.074",
-        },
-    ),
-    "digits_cases_official": (
-        "A on the official writer-independent split (UCI test file as test; a hand-written loop reaches "
-        "0.94-0.96); the study used a pooled random split",
-        {},
-    ),
-    "mnist_cnn": (
-        "B. CNNs on MNIST, batch 32; validation accuracy (net_1: model.pooling=max, net_2: model.pooling=stride)",
-        {"model.pooling=max optimizer=adam": "net_1 + Adam ≈ 0.99 val"},
-    ),
-    "cifar10_cnn": (
-        "B. CNNs on CIFAR-10; validation accuracy (net_1: model.pooling=max, net_2: model.pooling=stride)",
-        {"model.pooling=max optimizer=adam": "net_1 + Adam 0.65 val (train 0.99)"},
-    ),
-    "mnist_dense": (
-        "C. MNIST 784-128-128-10, sigmoid output, Adam, 3 epochs; train accuracy after 3 epochs (the study's is "
-        "Keras' running mean during epoch 3, ours the best checkpoint's over the whole training split)",
-        {"model.act=relu": "0.974 train", "model.act=sigmoid": "0.950 train"},
-    ),
-    "imdb_textcnn": ("C. IMDB TextCNN, Adam, batch 128, 2 epochs; test accuracy", {"": "0.8856"}),
-    "imdb_mlp": ("C. IMDB embedding-MLP, Adam, batch 128, 3 epochs; test accuracy", {"": "0.8614"}),
-    "mnist_baseline": ("D. MNIST 784-10-10, SGD, 5 epochs; test accuracy", {"": "0.920"}),
-}
+# experiment: its title, the study's figures per variant and the rest, in the order of ../shared/SEEDS.md.
+STUDIES = OmegaConf.to_container(OmegaConf.load(PROJECT_ROOT / "docs" / "studies.yaml"))
 
 
 def variant(overrides: list[str]) -> str:
@@ -60,7 +31,7 @@ def read_runs(directory: Path) -> dict[str, list[dict]]:
     runs = defaultdict(list)
     for path in sorted(directory.rglob("metrics.json")):
         metrics = json.loads(path.read_text())
-        runs[variant(metrics["overrides"])].append(metrics)
+        runs[variant(metrics["overrides"])].append(metrics | {"directory": path.parent})
     return runs
 
 
@@ -74,7 +45,8 @@ def study_figure(figures: dict[str, str], name: str) -> str:
 
 
 def table(experiment: str, runs: dict[str, list[dict]]) -> list[str]:
-    title, figures = STUDIES[experiment]
+    study = STUDIES[experiment]
+    title, figures = study["title"], study["figures"]
     lines = [
         f"### {experiment}",
         "",
@@ -95,25 +67,70 @@ def table(experiment: str, runs: dict[str, list[dict]]) -> list[str]:
         )
     if experiment.startswith("digits_cases"):
         case_means = [mean(group, "test_acc") for group in runs.values()]
-        reference = "study, pooled split: 0.9685" if experiment == "digits_cases" else "a hand-written loop: 0.94-0.96"
         lines += [
             "",
-            f"Mean test accuracy of the {len(case_means)} cases: **{statistics.fmean(case_means):.4f}** ({reference}).",
+            f"Mean test accuracy of the {len(case_means)} cases: **{statistics.fmean(case_means):.4f}** "
+            f"(the test asks for {study['check']} >= {study['threshold']}: {study['why']}).",
+            *seed_spread(runs),
         ]
+    if "log_train_loss" in study:
+        lines += ["", *log_comparison(study, runs)]
     return [*lines, ""]
+
+
+def seed_spread(runs: dict[str, list[dict]]) -> list[str]:
+    """With several seeds: the mean over the variants for each seed, and how much it varies between seeds."""
+    by_seed = defaultdict(list)
+    for group in runs.values():
+        for run in group:
+            by_seed[next((item for item in run["overrides"] if item.startswith("seed=")), "seed=0")].append(run)
+    if len(by_seed) < 2:
+        return []
+    seed_means = {seed: mean(group, "test_acc") for seed, group in sorted(by_seed.items())}
+    spread = statistics.stdev(seed_means.values())
+    each = ", ".join(f"{value:.4f} ({seed})" for seed, value in seed_means.items())
+    return [
+        "",
+        f"The same mean for each seed: {each}; standard deviation between seeds {spread:.4f}, so a mean over "
+        f"{len(seed_means)} seeds varies by about {spread / len(seed_means) ** 0.5:.4f}.",
+    ]
+
+
+def log_comparison(study: dict, runs: dict[str, list[dict]]) -> list[str]:
+    """Our training loss and accuracy per epoch beside the study's own log (Keras' running means)."""
+    (run,) = [run for group in runs.values() for run in group]
+    with (run["directory"] / "history.csv").open(newline="") as file:
+        history = list(csv.DictReader(file))
+    lines = [
+        "Training loss and accuracy per epoch, ours (mean over the epoch's batches) beside the study's log:",
+        "",
+        "| epoch | loss, ours | loss, study | accuracy, ours | accuracy, study |",
+        "|---|---|---|---|---|",
+    ]
+    logged = zip(history, study["log_train_loss"], study["log_train_acc"], strict=False)
+    for row, loss, accuracy in logged:
+        lines.append(
+            f"| {row['epoch']} | {float(row['train_loss']):.4f} | {loss:.4f} | {float(row['train_acc']):.4f} "
+            f"| {accuracy:.4f} |"
+        )
+    return lines
+
+
+def shown(path: Path) -> Path:
+    return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, nargs="?", default=ROOT / "logs" / "reproduce")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "RESULTS.md")
+    parser.add_argument("root", type=Path, nargs="?", default=PROJECT_ROOT / "logs" / "reproduce")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "RESULTS.md")
     parser.add_argument("--note", default="", help="a paragraph on how these runs were made (load, cuts)")
     args = parser.parse_args()
     lines = [
         "# Results on the real data sets",
         "",
         "Written by `python scripts/results_table.py` from the `metrics.json` of the runs `make reproduce` made",
-        f"(under `{args.root.relative_to(ROOT) if args.root.is_relative_to(ROOT) else args.root}`). Accuracies "
+        f"(under `{shown(args.root)}`). Accuracies "
         "and losses are those of the best checkpoint (lowest validation loss); n runs (seeds) averaged; `epochs` "
         "is how many were trained, `train s` the seconds of fitting. Variants list every override the runs were "
         "made with, so a shortened run (fewer epochs, part of the grid) says so in its row.",

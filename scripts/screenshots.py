@@ -21,7 +21,8 @@ from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+from studykit.compose import PROJECT_ROOT
+
 WIDTH, HEIGHT = 1400, 900
 # Every element of the page, shadow DOMs included (TensorBoard's HParams tab is made of Polymer elements).
 ALL_ELEMENTS = """
@@ -114,7 +115,7 @@ def save(driver, path: Path) -> None:
 def train(log_dir: Path) -> Path:
     environment = os.environ | {"LOG_DIR": str(log_dir)}
     for arguments in (["-m", "model.hidden=10,40", "model.act=relu,tanh"], []):
-        command = [sys.executable, str(ROOT / "src" / "train.py"), *arguments, "trainer.max_epochs=40"]
+        command = [sys.executable, str(PROJECT_ROOT / "src" / "train.py"), *arguments, "trainer.max_epochs=40"]
         subprocess.run(
             [*command, "callbacks.progress_bar.enabled=false"], env=environment, check=True, capture_output=True
         )
@@ -124,7 +125,7 @@ def train(log_dir: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "screenshots")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as log_dir:

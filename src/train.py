@@ -16,6 +16,7 @@ from studykit.preflight import check_command_line
 if __name__ == "__main__":
     check_command_line("train")  # in about a second: importing torch and Lightning below takes several
 
+import functools
 import logging
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def train(cfg: DictConfig) -> dict | None:
     writer = locks.process_rank() == 0  # under DDP the other ranks' processes write nothing of their own
     run_settings = settings(cfg, dict(hydra_cfg.runtime.choices), list(hydra_cfg.overrides.task))
     trial = trial_name(output_dir, list(hydra_cfg.overrides.task), hydra_cfg.mode == RunMode.MULTIRUN)
-    failed_session = lambda: write_session(output_dir, trial, run_settings, failed=True)  # noqa: E731
+    failed_session = functools.partial(write_session, output_dir, trial, run_settings, failed=True)
     with reported_as_one_line(output_dir, on_failure=failed_session), locks.held(output_dir, "the run dir"):
         if writer:
             (output_dir / FAILURE_FILE).unlink(missing_ok=True)

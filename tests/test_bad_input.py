@@ -34,8 +34,6 @@ CASES = {
     "data=mnist model=convnet model.pool_size=29": "model.pool_size=29 is invalid: pooling=max shrinks the 28x28 "
     "images to nothing; use a smaller pool_size",
     "data=imdb": "model='mlp' is invalid: MLP reads features or images, but data gives tokens of shape (500,)",
-    "data=imdb model=textcnn model.vocab_size=100": "model.vocab_size=100 is invalid: must be at least "
-    "data.vocab_size=5000, the data's word ids go up to 4999",
     "model.output_act=softmax": "model.output_act='softmax' is invalid: accepted: none, sigmoid",
     "optimizer.lr=-0.1": "optimizer.lr=-0.1 is invalid: must be a number > 0",
     "optimizer=adadelta_keras optimizer.rho=2": "optimizer={'lr': 0.001, 'weight_decay': 0.0, "

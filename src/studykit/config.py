@@ -33,7 +33,7 @@ def build_classifier(cfg: DictConfig) -> tuple[InMemoryDataModule, Classifier]:
     into every checkpoint so `eval.py` can rebuild the same run."""
     datamodule = build("data", cfg.data)
     check_network_fits_data(cfg.model, datamodule)
-    network = build("model", cfg.model, input_shape=datamodule.input_shape, num_classes=datamodule.num_classes)
+    network = build("model", cfg.model, **datamodule.network_sizes)
     optimizer = build("optimizer", cfg.optimizer)
     check_optimizer(optimizer)
     run_config = OmegaConf.to_container(cfg, resolve=True)
@@ -57,7 +57,7 @@ def check_optimizer(optimizer: OptimizerFactory) -> None:
 
 def check_network_fits_data(model: DictConfig, datamodule: InMemoryDataModule) -> None:
     """Sizes come from the data; what is left to get wrong is a network that cannot read this kind of data
-    (a ConvNet on 64 features, an MLP on word ids) or an embedding smaller than the data's vocabulary."""
+    (a ConvNet on 64 features, an MLP on word ids)."""
     network = get_class(model._target_)
     if datamodule.input_kind not in network.input_kinds:
         raise ConfigError(
@@ -65,12 +65,4 @@ def check_network_fits_data(model: DictConfig, datamodule: InMemoryDataModule) -
             network.__name__.lower(),
             f"{network.__name__} reads {' or '.join(network.input_kinds)}, but data gives "
             f"{datamodule.input_kind} of shape {tuple(datamodule.input_shape)}",
-        )
-    vocab_size = model.get("vocab_size")
-    if vocab_size is not None and vocab_size < datamodule.vocab_size:
-        raise ConfigError(
-            "model.vocab_size",
-            vocab_size,
-            f"must be at least data.vocab_size={datamodule.vocab_size}, the data's word ids go up to "
-            f"{datamodule.vocab_size - 1}",
         )

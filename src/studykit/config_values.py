@@ -91,7 +91,6 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
         "must be an integer >= 1 (every hidden layer's width) or a list of them (one per layer)",
     ),
     "model.pool_stride": (lambda v: v is None or is_int(v) and v >= 1, "must be null (pool_size) or an integer >= 1"),
-    "model.vocab_size": (lambda v: v is None or is_int(v) and v >= 1, "must be null (the data's) or an integer >= 1"),
 }
 
 # The kind of a default -> (accepts the value?, what is accepted)

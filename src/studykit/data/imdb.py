@@ -44,6 +44,11 @@ class IMDBDataModule(InMemoryDataModule):
         self.input_shape = (max_len,)
         self.vocabulary: list[str] = []
 
+    @property
+    def network_sizes(self) -> dict:
+        """Word ids go up to vocab_size - 1: the embedding needs that many rows."""
+        return super().network_sizes | {"vocab_size": self.vocab_size}
+
     def load_splits(self) -> dict[str, tuple[Tensor, Tensor]]:
         directory = Path(self.data_dir) / "imdb"
         files = {split: (name,) for split, name in SPLIT_FILES.items()}

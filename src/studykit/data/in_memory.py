@@ -44,6 +44,11 @@ class InMemoryDataModule(LightningDataModule):
         self.splits: dict[str, tuple[Tensor, Tensor]] = {}
         self.order = torch.Generator().manual_seed(seed)
 
+    @property
+    def network_sizes(self) -> dict:
+        """What a network takes from the data to size itself."""
+        return {"input_shape": self.input_shape, "num_classes": self.num_classes}
+
     def load_splits(self) -> dict[str, tuple[Tensor, Tensor]]:
         """Return `{split: (inputs, targets)}` for every name in `SPLITS`."""
         raise NotImplementedError

@@ -60,10 +60,10 @@ def headline(rows: list[dict], best: Run | None, keys: list[str]) -> str:
         return f"{len(rows)} runs, none finished."
     metrics = best.metrics
     settings = " ".join(f"{key}={best.settings.get(key)}" for key in keys)
+    job = best.name.split("_")[0] + (f" ({settings})" if settings else "")
     return (
-        f"{len(rows)} runs, {failed} not finished. Best by validation accuracy: job {best.name.split('_')[0]} "
-        f"({settings}): val acc {metrics['val_acc']:.4f}, test acc {metrics['test_acc']:.4f}, "
-        f"test loss {metrics['test_loss']:.4f}."
+        f"{len(rows)} runs, {failed} not finished. Best by validation accuracy: job {job}: "
+        f"val acc {metrics['val_acc']:.4f}, test acc {metrics['test_acc']:.4f}, test loss {metrics['test_loss']:.4f}."
     )
 
 
