@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler
 
-from studykit.data.in_memory import InMemoryDataModule, require_split_fractions, stratified_split, three_way_split
+from studykit.data.in_memory import FileDataModule, require_split_fractions, stratified_split, three_way_split
 from studykit.data.sources import locate
 from studykit.errors import ConfigError, DataError, require_choice, require_fraction
 
@@ -18,37 +18,24 @@ SOURCES = ("sklearn", "uci")
 SPLIT_MODES = ("pooled", "official")
 
 
-class DigitsDataModule(InMemoryDataModule):
+class DigitsDataModule(FileDataModule):
     input_kind = "features"
     input_shape = (64,)
     num_classes = 10
     class_names = [str(digit) for digit in range(10)]
 
-    def __init__(
-        self,
-        source: str = "sklearn",
-        split: str = "pooled",
-        data_dir: str = "data",
-        val_fraction: float = 0.2,
-        test_fraction: float = 0.2,
-        batch_size: int = 32,
-        eval_batch_size: int = 1024,
-        seed: int = 0,
-        device: str = "auto",
-        download: bool = True,
-    ):
-        super().__init__(batch_size, eval_batch_size, seed, device)
+    def __init__(self, source: str = "sklearn", split: str = "pooled", test_fraction: float = 0.2, **settings):
+        """`settings`: those of `FileDataModule`, but `cache`: the files are small enough to parse each time."""
+        super().__init__(cache=False, **settings)
         self.source = require_choice("source", source, SOURCES)
         self.split = require_choice("split", split, SPLIT_MODES)
         if source == "sklearn" and split == "official":
             raise ConfigError("split", split, "source 'sklearn' has no separate test file; use pooled or source=uci")
         if split == "pooled":
-            self.val_fraction, self.test_fraction = require_split_fractions(val_fraction, test_fraction)
+            self.val_fraction, self.test_fraction = require_split_fractions(self.val_fraction, test_fraction)
         else:
-            self.val_fraction = require_fraction("val_fraction", val_fraction)
             self.test_fraction = require_fraction("test_fraction", test_fraction)
-        self.directory = Path(data_dir) / "optdigits"
-        self.download = download
+        self.directory = Path(self.data_dir) / "optdigits"
 
     def load_splits(self):
         if self.source == "sklearn":

@@ -5,40 +5,24 @@ import torch
 from torch import Tensor
 
 from studykit.data.augment import random_crop_and_flip
-from studykit.data.in_memory import InMemoryDataModule, carve_validation
+from studykit.data.in_memory import FileDataModule, carve_validation
 from studykit.data.tensor_batches import Batch
-from studykit.errors import require_choice, require_fraction
+from studykit.errors import require_choice
 
 # scale: pixels / 255 (the studies); standardize: then per channel to mean 0, std 1 with train statistics.
 NORMALIZATIONS = ("scale", "standardize")
 
 
-class ImageDataModule(InMemoryDataModule):
+class ImageDataModule(FileDataModule):
     """Subclasses implement `load_official()`: `(train_images, train_labels, test_images, test_labels)` with
-    images as uint8 `(N, C, H, W)` and labels as int64."""
+    images as uint8 `(N, C, H, W)` and labels as int64. `settings`: those of `FileDataModule`."""
 
     input_kind = "images"
 
-    def __init__(
-        self,
-        data_dir: str = "data",
-        val_fraction: float = 0.1,
-        normalize: str = "scale",
-        augment: bool = False,
-        cache: bool = True,
-        download: bool = True,
-        batch_size: int = 32,
-        eval_batch_size: int = 1024,
-        seed: int = 0,
-        device: str = "auto",
-    ):
-        super().__init__(batch_size, eval_batch_size, seed, device)
-        self.data_dir = data_dir
-        self.val_fraction = require_fraction("val_fraction", val_fraction)
+    def __init__(self, normalize: str = "scale", augment: bool = False, val_fraction: float = 0.1, **settings):
+        super().__init__(val_fraction=val_fraction, **settings)
         self.normalize = require_choice("normalize", normalize, NORMALIZATIONS)
         self.augment = augment
-        self.cache = cache
-        self.download = download
         self.augmentation: torch.Generator | None = None  # random crops and flips, on the data's device
 
     def load_official(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -8,39 +8,25 @@ from torch import Tensor
 
 from studykit.data import text
 from studykit.data.cache import cached
-from studykit.data.in_memory import InMemoryDataModule, carve_validation
+from studykit.data.in_memory import FileDataModule, carve_validation
 from studykit.data.sources import locate
-from studykit.errors import DataError, require_fraction, require_int_at_least
+from studykit.errors import DataError, require_int_at_least
 
 SPLIT_FILES = {"train": "train.parquet", "test": "test.parquet"}
 HF_DATASET = "stanfordnlp/imdb"
 
 
-class IMDBDataModule(InMemoryDataModule):
+class IMDBDataModule(FileDataModule):
+    """`settings`: those of `FileDataModule`."""
+
     input_kind = "tokens"
     num_classes = 2
     class_names = ["neg", "pos"]
 
-    def __init__(
-        self,
-        data_dir: str = "data",
-        vocab_size: int = 5000,
-        max_len: int = 500,
-        val_fraction: float = 0.2,
-        cache: bool = True,
-        download: bool = True,
-        batch_size: int = 128,
-        eval_batch_size: int = 1024,
-        seed: int = 0,
-        device: str = "auto",
-    ):
-        super().__init__(batch_size, eval_batch_size, seed, device)
-        self.data_dir = data_dir
+    def __init__(self, vocab_size: int = 5000, max_len: int = 500, batch_size: int = 128, **settings):
+        super().__init__(batch_size=batch_size, **settings)
         self.vocab_size = require_int_at_least("vocab_size", vocab_size, len(text.RESERVED) + 1)
         self.max_len = require_int_at_least("max_len", max_len, 1)
-        self.val_fraction = require_fraction("val_fraction", val_fraction)
-        self.cache = cache
-        self.download = download
         self.input_shape = (max_len,)
         self.vocabulary: list[str] = []
 

@@ -94,6 +94,29 @@ class InMemoryDataModule(LightningDataModule):
         self.order.set_state(state_dict["order"])
 
 
+class FileDataModule(InMemoryDataModule):
+    """Base for data sets read from their official files under `data_dir`, whose training split gives up
+    `val_fraction` for validation: `cache` keeps the processed tensors beside the files, `download` fetches
+    missing files (subclasses know which files and from where)."""
+
+    def __init__(
+        self,
+        data_dir: str = "data",
+        val_fraction: float = 0.2,
+        cache: bool = True,
+        download: bool = True,
+        batch_size: int = 32,
+        eval_batch_size: int = 1024,
+        seed: int = 0,
+        device: str = "auto",
+    ):
+        super().__init__(batch_size, eval_batch_size, seed, device)
+        self.data_dir = data_dir
+        self.val_fraction = require_fraction("val_fraction", val_fraction)
+        self.cache = cache
+        self.download = download
+
+
 def require_stratifiable(key: str, value: float, fraction: float, samples: int, classes: int) -> None:
     """A stratified split of `fraction` of `samples` (the setting `key`=`value` asks for it) needs at least one
     sample per class on each side, counted as scikit-learn counts: the held-out side rounded up."""
