@@ -11,9 +11,13 @@ Each run dir holds metrics.json, history.csv, the resolved config.yaml, checkpoi
 confusion_<split>.png and the TensorBoard events (`make tensorboard`).
 """
 
+import sys
+
+from studykit.ddp_ranks import rank_command_line
 from studykit.preflight import check_command_line
 
 if __name__ == "__main__":
+    sys.argv = rank_command_line(sys.argv)
     check_command_line("train")  # in about a second: importing torch and Lightning below takes several
 
 import functools
@@ -32,6 +36,7 @@ from studykit.callbacks.epoch_history import fit_timer
 from studykit.checkpoints import clear_previous_attempt, resume_path
 from studykit.config import build, build_classifier
 from studykit.config_values import check_values
+from studykit.ddp_ranks import announce_job
 from studykit.failures import FAILURE_FILE, reported_as_one_line
 from studykit.job_names import register_resolvers
 from studykit.quiet import quiet_lightning
@@ -92,6 +97,8 @@ def train(cfg: DictConfig) -> dict | None:
         )
         if ckpt_path:
             log.info(f"continuing from {ckpt_path}")
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            announce_job(list(hydra_cfg.overrides.task), output_dir)
         trainer.fit(classifier, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         checkpoints = trainer.checkpoint_callback
         epochs, seconds = trainer.current_epoch, fit_timer(trainer).time_elapsed("train")

@@ -52,6 +52,33 @@ def test_ddp_on_two_cpu_processes_writes_once_and_measures_the_whole_data(tmp_pa
     assert metrics["val_acc"] == pytest.approx(sum(counts["val"][i][i] for i in range(10)) / 360)
 
 
+def test_ddp_inside_a_multirun_runs_each_job_once_with_all_its_ranks(tmp_path):
+    """Lightning starts the other ranks by running the command line again, `-m` and grid included: they must
+    run their own job only, in its dir, and write nothing there but their log."""
+    ddp = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2"]
+    result = run_script("train.py", "-m", "model.hidden=10,40", *ddp, log_dir=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-2000:]
+    assert output.count("Launching 2 jobs locally") == 1 and output.count("report: ") == 1
+    assert sorted(path.name for path in tmp_path.iterdir() if path.is_dir()) == ["multirun"]
+    sweep, runs = finished_jobs(tmp_path)
+    assert sorted(run["params"] for run in runs) == [760, 3010]
+    for job in sorted(path for path in sweep.iterdir() if path.name[0].isdigit()):
+        counts = read_json(job / "confusion.json")["counts"]  # each rank saw half; the matrices hold all of it
+        assert [sum(map(sum, counts[split])) for split in ("train", "val", "test")] == [1077, 360, 360]
+        assert len((job / "history.csv").read_text().splitlines()) == 3
+        assert "train_ddp_process_1.log" in {path.name for path in job.iterdir()}
+    assert len((sweep / "summary.csv").read_text().splitlines()) == 3
+
+
+def test_ddp_under_the_joblib_launcher_is_one_line(tmp_path):
+    arguments = ["-m", "trainer=ddp", "model.hidden=10,40", "hydra/launcher=joblib"]
+    result = run_script("train.py", *arguments, log_dir=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: hydra/launcher='joblib' is invalid: DDP (trainer=ddp) runs one")
+    assert not (tmp_path / "multirun").exists()
+
+
 def test_ddp_results_do_not_depend_on_batches_per_step(tmp_path):
     """Both ranks step together: one optimizer step per batch, gradients averaged over the ranks at each step,
     whether a Lightning step trains one batch or many (ranks left unsynchronized would drift apart)."""

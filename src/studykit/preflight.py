@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from studykit import files, locks
 from studykit.compose import CONFIGS
@@ -40,7 +40,7 @@ def check(config_name: str, args: list[str]) -> None:
     cfg = _compose(config_name, overrides)
     if cfg is None:
         return
-    error = unknown_key(cfg, overrides)
+    error = unknown_key(cfg, overrides) or ddp_under_joblib(cfg, overrides)
     if error:
         raise error
     try:
@@ -97,6 +97,20 @@ def _compose(config_name: str, overrides: list[Override]) -> DictConfig | None:
         return None
     finally:
         GlobalHydra.instance().clear()
+
+
+def ddp_under_joblib(cfg: DictConfig, overrides: list[Override]) -> ConfigError | None:
+    """Lightning starts a DDP job's other ranks by running the command line again, which a joblib worker has
+    not got (studykit.ddp_ranks)."""
+    launcher = next((_first_value(item) for item in overrides if item.key_or_group == "hydra/launcher"), None)
+    if launcher == "joblib" and "ddp" in str(OmegaConf.select(cfg, "trainer.strategy", default="")):
+        return ConfigError(
+            "hydra/launcher",
+            launcher,
+            "DDP (trainer=ddp) runs one job at a time with all its ranks: use the default launcher, or "
+            "hydra/launcher=slurm with one task per rank",
+        )
+    return None
 
 
 def unknown_key(cfg: DictConfig, overrides: list[Override]) -> ConfigError | None:
