@@ -13,7 +13,7 @@ confusion_<split>.png and the TensorBoard events (`make tensorboard`).
 
 import sys
 
-from studykit.ddp_ranks import rank_command_line
+from studykit.ddp_ranks import announce_job, rank_command_line
 from studykit.preflight import check_command_line
 
 if __name__ == "__main__":
@@ -36,7 +36,6 @@ from studykit.callbacks.epoch_history import fit_timer
 from studykit.checkpoints import clear_previous_attempt, resume_path
 from studykit.config import build, build_classifier
 from studykit.config_values import check_values
-from studykit.ddp_ranks import announce_job
 from studykit.failures import FAILURE_FILE, reported_as_one_line
 from studykit.job_names import register_resolvers
 from studykit.quiet import quiet_lightning

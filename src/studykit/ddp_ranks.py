@@ -11,7 +11,7 @@ from studykit import locks
 
 JOB_VARIABLE = "STUDYKIT_DDP_JOB"
 # What Lightning's launcher sets in the process of rank 0 when it starts the other ranks; while they are set,
-# Lightning takes the ranks for started by someone else and starts none.
+# Lightning takes the other ranks as started by someone else, and starts none.
 LAUNCH_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
 _before_first_job: dict[str, str | None] = {}
 
