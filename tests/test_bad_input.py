@@ -66,6 +66,7 @@ CHOICES = [
     ["optimizer=rmsprop"],
     ["optimizer=adadelta_keras"],
     ["optimizer=adagrad_keras"],
+    ["data=circles"],
 ]
 
 
