@@ -36,7 +36,7 @@ from studykit.callbacks.epoch_history import fit_timer
 from studykit.checkpoints import clear_previous_attempt, resume_path
 from studykit.config import build, build_classifier
 from studykit.config_values import check_values
-from studykit.failures import FAILURE_FILE, reported_as_one_line
+from studykit.failures import reported_as_one_line
 from studykit.job_names import register_resolvers
 from studykit.quiet import quiet_lightning
 from studykit.results import METRICS_FILE, RESULTS, read_metrics
@@ -58,7 +58,6 @@ def train(cfg: DictConfig) -> dict | None:
     failed_session = functools.partial(write_session, output_dir, trial, run_settings, failed=True)
     with reported_as_one_line(output_dir, on_failure=failed_session), locks.held(output_dir, "the run dir"):
         if writer:
-            (output_dir / FAILURE_FILE).unlink(missing_ok=True)
             files.remove_partial_files(output_dir)
         check_values(cfg, hydra_cfg.job.config_name, hydra_cfg.overrides.task)
         try:

@@ -28,7 +28,7 @@ def write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     except OSError as error:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path.name} in {path.parent}: {_reason(error)}") from None
+        raise _cannot_write(path, error) from None
 
 
 def write_text(path: Path, text: str, durable: bool = True) -> None:
@@ -44,7 +44,7 @@ class AppendedFile:
         try:
             self._file = open(self.path, "a", encoding="utf-8", newline="")
         except OSError as error:
-            raise OutputError(f"cannot write {self.path.name} in {self.path.parent}: {_reason(error)}") from None
+            raise _cannot_write(self.path, error) from None
 
     def append(self, text: str) -> None:
         end = self._file.tell()
@@ -55,7 +55,7 @@ class AppendedFile:
             with contextlib.suppress(OSError):
                 self._file.truncate(end)
                 self._file.seek(end)
-            raise OutputError(f"cannot write {self.path.name} in {self.path.parent}: {_reason(error)}") from None
+            raise _cannot_write(self.path, error) from None
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -74,14 +74,6 @@ def torch_save(content: object, path: Path) -> None:
     write_bytes(path, buffer.getvalue())
 
 
-def save_figure(figure, path: Path, **options) -> Path:
-    """A matplotlib figure as a PNG file."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", **options)
-    write_bytes(path, buffer.getvalue())
-    return path
-
-
 def remove_partial_files(directory: Path) -> None:
     """The temporary files of writers that were killed mid-write (call only while holding the dir's lock)."""
     for partial in Path(directory).rglob(".*.partial"):
@@ -97,6 +89,10 @@ def make_dir(path: Path) -> Path:
     if not os.access(path, os.W_OK):
         raise OutputError(f"cannot write in {path}: it is read-only")
     return Path(path)
+
+
+def _cannot_write(path: Path, error: OSError) -> OutputError:
+    return OutputError(f"cannot write {path.name} in {path.parent}: {_reason(error)}")
 
 
 def _reason(error: OSError) -> str:

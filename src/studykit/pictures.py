@@ -1,11 +1,14 @@
 """Matplotlib figures turned into pixels once, then written as PNG, animated GIF or sent to TensorBoard."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
+
+from studykit import files
 
 
 def pixels(figure: Figure) -> np.ndarray:
@@ -20,6 +23,18 @@ def png(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="png")
     return buffer.getvalue()
+
+
+def write_png(image: np.ndarray, path: Path) -> Path:
+    files.write_bytes(path, png(image))
+    return path
+
+
+def to_tensorboard(loggers: list, tag: str, image: np.ndarray, step: int) -> None:
+    """`image` to every logger that takes images (TensorBoard's; the CSV logger's does not)."""
+    for logger in loggers:
+        if hasattr(logger.experiment, "add_image"):
+            logger.experiment.add_image(tag, image, global_step=step, dataformats="HWC")
 
 
 def gif(frames: list[bytes], seconds_per_frame: float) -> bytes:

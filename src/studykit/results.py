@@ -23,7 +23,7 @@ def read_metrics(path: Path) -> dict:
     missing = [key for key in METRICS if key not in metrics]
     if missing:
         raise ValueError(f"metrics.json lacks {', '.join(missing)}")
-    for key in (*METRICS, "train_seconds", "epochs", "best_epoch", "params"):
+    for key in RESULTS:
         if key in metrics and (problem := _implausible(key, metrics[key])):
             raise ValueError(f"metrics.json has {key}={metrics[key]!r}, {problem}")
     return metrics

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 from lightning import Callback, LightningModule, Trainer
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from studykit import files
@@ -20,17 +19,15 @@ class ConfusionImages(Callback):
     @rank_zero_only
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         from studykit.confusion import confusion_figure  # matplotlib: only testing draws
-        from studykit.pictures import pixels, png
+        from studykit.pictures import pixels, to_tensorboard, write_png
 
         class_names = pl_module.hparams.class_names
         for split, counts in pl_module.test_confusion.items():
             figure = confusion_figure(counts, class_names, f"{split} (normalized)")
             figure.set_dpi(80)
             image = pixels(figure)
-            files.write_bytes(self.directory / f"confusion_{split}.png", png(image))
-            for logger in trainer.loggers:
-                if isinstance(logger, TensorBoardLogger):
-                    logger.experiment.add_image(f"confusion/{split}", image, global_step=0, dataformats="HWC")
+            write_png(image, self.directory / f"confusion_{split}.png")
+            to_tensorboard(trainer.loggers, f"confusion/{split}", image, step=0)
         counts = {split: counts.tolist() for split, counts in pl_module.test_confusion.items()}
         content = {"class_names": class_names, "counts": counts}
         files.write_text(self.directory / "confusion.json", json.dumps(content))

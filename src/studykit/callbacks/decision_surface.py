@@ -12,7 +12,6 @@ from pathlib import Path
 
 import torch
 from lightning import Callback, LightningModule, Trainer
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
@@ -57,7 +56,7 @@ class DecisionSurface(Callback):
             files.write_bytes(self.directory / f"{FRAMES}.gif", gif(frames, self.seconds_per_frame))
 
     def draw(self, trainer: Trainer, pl_module: LightningModule, epoch: int) -> None:
-        from studykit.pictures import pixels, png  # matplotlib: only for data this callback draws
+        from studykit.pictures import pixels, to_tensorboard, write_png  # matplotlib: only for data this callback draws
 
         points, labels = trainer.datamodule.splits["train"]
         limit = math.ceil(2 * 1.05 * points.abs().max().item()) / 2  # the square [-limit, limit]², in halves
@@ -68,10 +67,8 @@ class DecisionSurface(Callback):
         figure = surface_figure(probability.cpu(), limit, points.cpu(), labels.cpu(), names, history(trainer), epoch)
         image = pixels(figure)
         files.make_dir(self.directory / FRAMES)
-        files.write_bytes(self.directory / FRAMES / f"epoch_{epoch:04d}.png", png(image))
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image(FRAMES, image, global_step=epoch, dataformats="HWC")
+        write_png(image, self.directory / FRAMES / f"epoch_{epoch:04d}.png")
+        to_tensorboard(trainer.loggers, FRAMES, image, step=epoch)
         self._drawn_epoch = epoch
 
 

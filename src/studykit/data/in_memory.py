@@ -159,11 +159,9 @@ def require_split_fractions(val_fraction, test_fraction) -> tuple[float, float]:
 
 def carve_validation(inputs: Tensor, targets: Tensor, fraction: float, seed: int) -> dict[str, tuple[Tensor, Tensor]]:
     """`{"train": ..., "val": ...}`: a seeded split of `fraction` of the samples, stratified by class."""
-    require_stratifiable("data.val_fraction", fraction, fraction, len(targets), int(targets.max()) + 1)
-    from sklearn.model_selection import train_test_split
-
-    train_index, val_index = train_test_split(
-        np.arange(len(targets)), test_size=fraction, stratify=targets.numpy(), random_state=seed
+    classes = int(targets.max()) + 1
+    train_index, val_index, _, _ = stratified_split(
+        np.arange(len(targets)), targets.numpy(), fraction, "data.val_fraction", fraction, classes, seed
     )
     train_index, val_index = torch.from_numpy(np.sort(train_index)), torch.from_numpy(np.sort(val_index))
     return {"train": (inputs[train_index], targets[train_index]), "val": (inputs[val_index], targets[val_index])}

@@ -9,8 +9,8 @@ import torch
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from studykit import files
 from studykit.confusion import confusion_figure
+from studykit.pictures import pixels, write_png
 from studykit.report.runs import Run
 
 
@@ -32,7 +32,7 @@ def framed(width: float, height: float, left: float, bottom: float = 0.6, right:
 
 
 def save(figure: Figure, path: Path) -> Path:
-    return files.save_figure(figure, path, dpi=100)
+    return write_png(pixels(figure), path)
 
 
 def loss_curves(runs: list[Run], keys: list[str], x: str, path: Path) -> Path:
