@@ -1,5 +1,6 @@
-"""The project's configs composed outside a Hydra app (tests, benchmarks, notebooks), set up as one run."""
+"""The project's configs composed outside a Hydra app (tests, benchmarks, notebooks, the checks made before a run)."""
 
+import functools
 import os
 from pathlib import Path
 
@@ -26,3 +27,13 @@ def compose_run(config_name: str, overrides: list[str], output_dir: Path) -> Dic
     with open_dict(cfg):
         del cfg["hydra"]
     return cfg
+
+
+@functools.cache
+def compose_defaults(config_name: str, overrides: tuple[str, ...]) -> DictConfig:
+    """The config with these few overrides (group choices, paths), each other key at its default; in a running
+    Hydra app through its search path, elsewhere (before a run starts, tests) through the project's configs."""
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name, overrides=list(overrides))
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose(config_name, overrides=list(overrides))

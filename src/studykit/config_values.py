@@ -8,17 +8,14 @@
 Keys whose default is null must be in RULES: nothing else says what they accept. Ranges of the data and model
 keys are checked where they are used (the data modules and networks), with the same kind of line."""
 
-import functools
 from collections.abc import Callable, Iterable
 
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import OverrideType
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from studykit.compose import CONFIGS
+from studykit.compose import CONFIGS, compose_defaults
 from studykit.errors import ConfigError
 
 ABSENT = object()
@@ -115,16 +112,6 @@ def check_values(cfg: DictConfig, config_name: str, task_overrides: Iterable[str
         rule = RULES.get(key) or KINDS.get(default_kind(defaults, key))
         if value is not ABSENT and rule and not rule[0](value):
             raise ConfigError(key, _plain(value), rule[1])
-
-
-@functools.cache
-def compose_defaults(config_name: str, group_overrides: tuple[str, ...]) -> DictConfig:
-    """The config with these group choices and no other override; in a running Hydra app through its search
-    path, elsewhere (tests, notebooks) through the project's configs."""
-    if GlobalHydra.instance().is_initialized():
-        return compose(config_name, overrides=list(group_overrides))
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose(config_name, overrides=list(group_overrides))
 
 
 def default_kind(defaults: DictConfig, key: str) -> type | None:

@@ -7,14 +7,12 @@ dir that another process is writing to (locked from here on). The values themsel
 import difflib
 import sys
 
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, OmegaConf
 
 from studykit import files, locks
-from studykit.compose import CONFIGS
+from studykit.compose import CONFIGS, compose_defaults
 from studykit.errors import ConfigError
 
 DIR_KEYS = ("hydra.run.dir", "hydra.sweep.dir")
@@ -89,14 +87,10 @@ def _compose(config_name: str, overrides: list[Override]) -> DictConfig | None:
         for item in overrides
         if item.key_or_group.startswith("paths.") and item.type == OverrideType.CHANGE and not item.is_sweep_override()
     ]
-    GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-            return compose(config_name, overrides=choices + paths)
+        return compose_defaults(config_name, tuple(choices + paths))
     except Exception:
         return None
-    finally:
-        GlobalHydra.instance().clear()
 
 
 def ddp_under_joblib(cfg: DictConfig, overrides: list[Override]) -> ConfigError | None:

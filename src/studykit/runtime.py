@@ -2,10 +2,12 @@
 
 Thread rule (`threads=null`): one thread per FLOPS_PER_THREAD of forward work in a training batch, at most the
 cores of this process's CPU set that other processes leave idle (and, under the joblib launcher, its share of
-them). Measured on a 2-core VM (scripts/benchmark_speed.py, README "Speed"): a step of the digits MLP (0.3
-MFLOP) or the MNIST MLP at batch 32 (7.6 MFLOP) is no faster on two threads, from about 15-20 MFLOP a second
-thread pays (1.3x at 30, 1.6x at 43 and for the CNNs), and a second thread on a core another process keeps busy
-makes every step 2-5 times slower, whatever the network.
+them). Chosen from step timings on a 2-core VM while the rule was designed (not kept as a script): a step of
+the digits MLP (0.3 MFLOP) or the MNIST MLP at batch 32 (7.6 MFLOP) was no faster on two threads, from about
+15-20 MFLOP a second thread paid (1.3x at 30, 1.6x at 43 and for the CNNs), and a second thread on a core
+another process kept busy made every step 2-5 times slower. scripts/benchmark_speed.py re-measures what the
+rule decides for the studies (the MNIST MLP beside a hand loop on 1 and on 2 threads, net_1 on 2, the digits
+MLP beside a busy process; README "Speed").
 """
 
 import os
