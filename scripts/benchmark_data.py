@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    prepare_torch(threads=None)
+    prepare_torch()
     results = {"torchvision + DataLoader": [], "studykit data module": [], "hand-written loop": []}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
