@@ -6,10 +6,10 @@ INSTALLED := $(VENV)/.installed
 ARGS ?=
 SWEEP ?=
 
-.PHONY: help install train data report test test-slow reproduce lint format tensorboard screenshots benchmark clean
+.PHONY: help install train data report test test-slow reproduce lint format tensorboard optuna-dashboard screenshots benchmark clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
@@ -47,6 +47,9 @@ format: $(INSTALLED) ## Reformat with ruff
 
 tensorboard: $(INSTALLED) ## Serve TensorBoard on logs/, or on one sweep: make tensorboard SWEEP=logs/multirun/<sweep>
 	$(VENV)/bin/tensorboard --logdir $(or $(SWEEP),logs)
+
+optuna-dashboard: $(INSTALLED) ## Serve optuna-dashboard on a search's study: make optuna-dashboard SWEEP=logs/search/<study>
+	$(VENV)/bin/optuna-dashboard $(or $(SWEEP),logs/search/digits_mlp)/optuna.journal
 
 screenshots: $(INSTALLED) ## The README's pictures into docs/screenshots/ (needs apt-get install chromium chromium-driver)
 	$(PY) scripts/screenshots.py

@@ -21,8 +21,10 @@ optimizer, batch size, early stopping and thread count. Rows:
 
 Per-epoch rows run a real `src/train.py` run with a probe callback (`PairedEpochs`) that trains one epoch of the
 hand-written loop right after each epoch of the template, in the same process: this VM's speed wanders by up to
-2x for seconds at a time, and pairs of neighbouring epochs meet it alike where separate runs do not. The ratio
-is the median template epoch over the median hand epoch (the first epoch, warm-up, left out).
+2x for seconds at a time, and neighbouring epochs meet it alike where separate runs do not. Each template epoch
+is divided by the mean of the two hand epochs around it (before and after: a drift in the machine's speed
+weighs on both sides alike); the row gives the median of these ratios and their quartiles, and the median
+epoch of each side (the first epoch of each side, warm-up, left out).
 """
 
 import argparse
@@ -119,15 +121,22 @@ def duration(seconds: float) -> str:
     return f"{seconds:.4g} s" if seconds >= 1 else f"{seconds * 1000:.4g} ms"
 
 
+def bracketed_ratios(template: list[float], hand: list[float]) -> list[float]:
+    """template[i] / mean(hand[i - 1], hand[i]) for template epochs i >= 2: the hand epochs run right before and
+    right after template epoch i (epoch 0 of both sides is warm-up)."""
+    return [template[i] / ((hand[i - 1] + hand[i]) / 2) for i in range(2, len(template))]
+
+
 def epoch_row(name: str, durations: dict) -> str:
     template = statistics.median(durations["template"][1:])
     hands = {count: statistics.median(values[1:]) for count, values in durations["hand"].items()}
     faster = min(hands, key=hands.get)
     threads = ", ".join(f"{duration(value)} ({count} thread(s))" for count, value in hands.items())
-    return (
-        f"| {name} | {duration(template)} ({durations['template_threads']} thread(s)) | {threads} "
-        f"| **{template / hands[faster]:.2f}** |"
-    )
+    ratios = bracketed_ratios(durations["template"], durations["hand"][faster])
+    low, _, high = statistics.quantiles(ratios, n=4)
+    template_cell = f"{duration(template)} ({durations['template_threads']} thread(s))"
+    spread = f"quartiles {low:.2f}-{high:.2f} over {len(ratios)} epochs"
+    return f"| {name} | {template_cell} | {threads} | **{statistics.median(ratios):.2f}** ({spread}) |"
 
 
 def wall_seconds(command: list[str], env: dict) -> tuple[float, str]:
@@ -242,7 +251,7 @@ def main() -> None:
             report(epoch_row("MNIST MLP, per epoch", durations))
         if "mnist_cnn" in chosen:
             cnn = [*mnist, "model=convnet", f"trainer.limit_train_batches={args.cnn_batches}"]
-            durations = paired("mnist_cnn", log_dir, cnn, epochs=8, data_dir=data_dir, limit_batches=args.cnn_batches)
+            durations = paired("mnist_cnn", log_dir, cnn, epochs=10, data_dir=data_dir, limit_batches=args.cnn_batches)
             report(epoch_row(f"MNIST net_1, per epoch of {args.cnn_batches} batches", durations))
         if "shared_cpu" in chosen:
             with busy_process():

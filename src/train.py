@@ -33,6 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from studykit import files, locks
 from studykit.callbacks.epoch_history import fit_timer
+from studykit.callbacks.optuna_pruning import pruned_at_epoch
 from studykit.checkpoints import clear_previous_attempt, resume_path
 from studykit.config import build, build_classifier
 from studykit.config_values import check_values
@@ -103,14 +104,18 @@ def train(cfg: DictConfig) -> dict | None:
         best = str(checkpoints.best_path)
         trainer.test(classifier, datamodule=datamodule, ckpt_path=best, weights_only=True, verbose=False)
 
-        summary = final_metrics(trainer) | {
-            "epochs": epochs,
-            "best_epoch": checkpoints.best_epoch,
-            "train_seconds": round(seconds, 4),
-            "params": params,
-            "hardware": hardware(trainer),
-            "overrides": list(hydra_cfg.overrides.task),
-        }
+        summary = (
+            final_metrics(trainer)
+            | {
+                "epochs": epochs,
+                "best_epoch": checkpoints.best_epoch,
+                "train_seconds": round(seconds, 4),
+                "params": params,
+                "hardware": hardware(trainer),
+                "overrides": list(hydra_cfg.overrides.task),
+            }
+            | pruned_at_epoch(trainer)
+        )
         if trainer.is_global_zero:
             write_session(output_dir, trial, run_settings | {key: summary[key] for key in RESULTS})
             files.write_json(output_dir / METRICS_FILE, summary)
@@ -123,9 +128,9 @@ def train(cfg: DictConfig) -> dict | None:
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    summary = train(cfg)
-    return summary["val_acc"] if summary else None
+def main(cfg: DictConfig) -> dict | None:
+    """The run's metrics.json (what a search's sweeper reads), None if it failed."""
+    return train(cfg)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
-"""Beyond one process: a grid through the joblib and submitit launchers, real DDP on two CPU processes, and an
-Optuna search; each checked by what the runs wrote."""
+"""Beyond one process: a grid through the joblib and submitit launchers and real DDP on two CPU processes, each
+checked by what the runs wrote (the Optuna search: tests/test_optuna_search.py)."""
 
 import os
 
 import pytest
-from omegaconf import OmegaConf
 
 from conftest import outcome, read_json, run_script
 
@@ -90,14 +89,3 @@ def test_ddp_results_do_not_depend_on_batches_per_step(tmp_path):
         )
         assert result.returncode == 0, result.stderr[-2000:]
     assert outcome(tmp_path / "steps1") == outcome(tmp_path / "steps256")
-
-
-def test_optuna_search_runs_its_trials_and_reports_the_best(tmp_path):
-    arguments = ["hparams_search=digits_optuna", "hydra.sweeper.n_trials=4", "trainer.max_epochs=2"]
-    result = run_script("train.py", *arguments, log_dir=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    sweep, runs = finished_jobs(tmp_path)
-    assert len(runs) == 4
-    best = OmegaConf.load(sweep / "optimization_results.yaml")
-    assert best["best_value"] == max(run["val_acc"] for run in runs)
-    assert set(best["best_params"]) == {"optimizer.lr", "model.hidden", "model.depth", "model.act"}

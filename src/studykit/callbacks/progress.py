@@ -13,6 +13,7 @@ import time
 from lightning import LightningModule, Trainer
 from lightning.pytorch.callbacks import ProgressBar
 
+from studykit.callbacks.optuna_pruning import pruned_at_epoch
 from studykit.results import SPLITS
 
 WIDTH = 20  # characters of the bar itself
@@ -113,7 +114,10 @@ def stop_reason(trainer: Trainer) -> str:
     """Why fitting ended, at which epoch, and which epoch was best."""
     epoch = trainer.current_epoch
     stopper = trainer.early_stopping_callback
-    if trainer.should_stop and stopper is not None and stopper.stopped_epoch:
+    pruned = pruned_at_epoch(trainer)
+    if pruned:
+        reason = f"Pruned by the Optuna search at epoch {pruned['pruned_at_epoch']}"
+    elif trainer.should_stop and stopper is not None and stopper.stopped_epoch:
         reason = f"Early stopping at epoch {epoch}: {stopper.monitor} did not improve for {stopper.patience} epochs"
     elif 0 <= trainer.max_steps <= trainer.global_step:
         reason = f"Stopped at trainer.max_steps={trainer.max_steps} (epoch {epoch})"

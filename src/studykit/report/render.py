@@ -55,14 +55,16 @@ def plain_table(rows: list[dict]) -> str:
 
 
 def headline(rows: list[dict], best: Run | None, keys: list[str]) -> str:
-    failed = sum(row["status"] != "finished" for row in rows)
+    failed = sum(row["status"] == "failed" for row in rows)
+    pruned = sum(row["status"].startswith("pruned") for row in rows)
     if best is None:
-        return f"{len(rows)} runs, none finished."
+        return f"{len(rows)} runs, none finished" + (f" ({pruned} pruned)." if pruned else ".")
     metrics = best.metrics
     settings = " ".join(f"{key}={best.settings.get(key)}" for key in keys)
     job = best.name.split("_")[0] + (f" ({settings})" if settings else "")
     return (
-        f"{len(rows)} runs, {failed} not finished. Best by validation accuracy: job {job}: "
+        f"{len(rows)} runs, {failed} not finished{f', {pruned} pruned' if pruned else ''}. Best by validation "
+        f"accuracy: job {job}: "
         f"val acc {metrics['val_acc']:.4f}, test acc {metrics['test_acc']:.4f}, test loss {metrics['test_loss']:.4f}."
     )
 

@@ -23,6 +23,17 @@ class Run:
         return not self.error
 
     @property
+    def pruned(self) -> bool:
+        """Stopped early by an Optuna search's pruner (its best checkpoint was still tested)."""
+        return bool(self.metrics.get("pruned_at_epoch"))
+
+    @property
+    def status(self) -> str:
+        if not self.finished:
+            return "failed"
+        return f"pruned at epoch {self.metrics['pruned_at_epoch']}" if self.pruned else "finished"
+
+    @property
     def name(self) -> str:
         return self.directory.name
 
@@ -78,8 +89,12 @@ def varying_keys(runs: list[Run]) -> list[str]:
 
 
 def ranked(runs: list[Run]) -> list[Run]:
-    """Finished runs by validation accuracy (ties: lower validation loss first), then the others."""
-    finished = sorted(
-        (run for run in runs if run.finished), key=lambda run: (-run.metrics["val_acc"], run.metrics["val_loss"])
-    )
-    return finished + [run for run in runs if not run.finished]
+    """Finished runs by validation accuracy (ties: lower validation loss first), then the pruned ones so, then
+    the others."""
+
+    def by_validation(run: Run) -> tuple[float, float]:
+        return -run.metrics["val_acc"], run.metrics["val_loss"]
+
+    finished = sorted((run for run in runs if run.finished and not run.pruned), key=by_validation)
+    pruned = sorted((run for run in runs if run.pruned), key=by_validation)
+    return finished + pruned + [run for run in runs if not run.finished]

@@ -30,7 +30,7 @@ def write_report(sweep_dir: Path) -> Report:
         raise FileNotFoundError(f"{sweep_dir} holds no Hydra jobs (no */.hydra/overrides.yaml)")
     keys = varying_keys(runs)
     finished = [run for run in runs if run.finished]
-    best = finished[0] if finished else None
+    best = next((run for run in finished if not run.pruned), None)
     rows = [row(run, keys, run is best) for run in runs]
     short_rows = [{column: row.get(column, "") for column in ("job", *keys, *SHORT_COLUMNS)} for row in rows]
     files.write_text(sweep_dir / "summary.csv", csv_text(rows))
@@ -47,7 +47,7 @@ def write_report(sweep_dir: Path) -> Report:
 def row(run: Run, keys: list[str], best: bool) -> dict:
     values = {"job": run.name.split("_")[0], **{key: run.settings.get(key, "") for key in keys}}
     values |= {column: run.metrics.get(column, "") for column in RUN_COLUMNS} if run.finished else {}
-    values |= {"best": "yes" if best else "", "status": "finished" if run.finished else "failed", "error": run.error}
+    values |= {"best": "yes" if best else "", "status": run.status, "error": run.error}
     return values
 
 

@@ -1,0 +1,55 @@
+"""Inside a trial of an Optuna search (`hydra/sweeper=optuna_study`): reports the search's objective after every
+validation to the trial, and stops fitting when the search's pruner says the trial is poor. The run then ends
+as any other (its best checkpoint tested, its files written) and metrics.json says `pruned_at_epoch`. Outside a
+search, or without a pruner, it only reports, or does nothing."""
+
+from lightning import Callback, LightningModule, Trainer
+
+from studykit.callbacks.epoch_history import EpochHistory
+
+
+class OptunaPruning(Callback):
+    def __init__(self, objective: str, pruner=None):
+        """`objective`: a per-epoch metric as metrics.json names it (`val_acc`); `pruner`: an Optuna pruner, or
+        None to report without pruning."""
+        self.column, self.metric = objective, objective.replace("_", "/", 1)
+        self.pruner = pruner
+        self.pruned_at_epoch: int | None = None
+        self._trial = None
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        from studykit.optuna_study import job_trial
+
+        self._trial = job_trial(self.pruner)
+        if self._trial is None:
+            return
+        # A retried trial continues its job's checkpoint: the epochs trained before count for the pruner too.
+        for history in (callback for callback in trainer.callbacks if isinstance(callback, EpochHistory)):
+            for row in history.rows:
+                self._trial.report(row[self.column], step=int(row["epoch"]))
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        prune = False
+        if self._trial is not None:
+            epoch = trainer.current_epoch + 1
+            self._trial.report(float(trainer.callback_metrics[self.metric]), step=epoch)
+            prune = self.pruner is not None and self._trial.should_prune()
+        if trainer.strategy.broadcast(prune):  # every rank stops together
+            self.pruned_at_epoch = trainer.current_epoch + 1
+            trainer.should_stop = True
+
+    def state_dict(self) -> dict:
+        return {"pruned_at_epoch": self.pruned_at_epoch}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.pruned_at_epoch = state_dict["pruned_at_epoch"]
+
+
+def pruned_at_epoch(trainer: Trainer) -> dict:
+    """`{"pruned_at_epoch": N}` for metrics.json when a search pruned this run, else `{}`."""
+    epochs = [callback.pruned_at_epoch for callback in trainer.callbacks if isinstance(callback, OptunaPruning)]
+    return {"pruned_at_epoch": epochs[0]} if epochs and epochs[0] else {}

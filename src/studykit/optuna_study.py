@@ -1,0 +1,131 @@
+"""An Optuna study kept in a sweep dir (a journal file), for `hydra/sweeper=optuna_study`.
+
+The search space is written in Hydra's sweep syntax; a study continued by a later command must have been
+started with the same settings; the trials a killed search left running are marked failed and queued again
+with the same parameters and job dir, so they continue from their own checkpoints. A trial's job learns which
+trial it is from three environment variables (`TRIAL_VARIABLES`), which the sweeper sets for it through
+`hydra.job.env_set`.
+"""
+
+import os
+from pathlib import Path
+
+import optuna
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
+from hydra.errors import HydraException
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
+
+from studykit.errors import ConfigError
+
+# What a trial is measured by (a key of metrics.json, also logged every epoch), and which way is better.
+OBJECTIVES = {"val_acc": "maximize", "val_loss": "minimize"}
+STORAGE, STUDY, TRIAL = TRIAL_VARIABLES = ("STUDYKIT_OPTUNA_STORAGE", "STUDYKIT_OPTUNA_STUDY", "STUDYKIT_OPTUNA_TRIAL")
+JOB = "job"  # a trial's user attribute: the number of the job (and of its dir) it runs in
+FAILURE = "failure"  # a trial's user attribute: why its job failed
+SETTINGS = "settings"  # the study's user attribute: what its trials share, which a continuation must keep
+SPACE_SYNTAX = "choice(a, b), range(start, stop, step=s), interval(low, high), tag(log, interval(low, high))"
+
+
+def journal(path: Path) -> optuna.storages.JournalStorage:
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def search_space(params: dict) -> tuple[dict[str, BaseDistribution], list[str]]:
+    """`{key: distribution}` for the searched keys of `hydra.sweeper.params`, and the others as overrides."""
+    parser = OverridesParser.create()
+    space, fixed = {}, []
+    for key, text in params.items():
+        try:
+            override = parser.parse_override(f"{key}={text}")
+        except HydraException as error:
+            raise ConfigError(f"hydra.sweeper.params.{key}", text, f"{error}; accepted: {SPACE_SYNTAX}") from None
+        if override.is_sweep_override():
+            space[key] = distribution(f"hydra.sweeper.params.{key}", text, override.value())
+        else:
+            fixed.append(f"{key}={text}")
+    return space, fixed
+
+
+def distribution(key: str, text: str, sweep) -> BaseDistribution:
+    """Hydra's `choice` is a categorical; `range` (stop excluded, as Python's) an integer grid; `interval` a
+    float range, on a log scale with the `log` tag."""
+    if isinstance(sweep, ChoiceSweep) and not sweep.shuffle:
+        if any(isinstance(value, (list, dict)) for value in sweep.list):
+            raise ConfigError(key, text, "choices must be single values")
+        return CategoricalDistribution(sweep.list)
+    if isinstance(sweep, RangeSweep) and not sweep.shuffle:
+        bounds = (sweep.start, sweep.stop, sweep.step)
+        if not all(isinstance(number, int) for number in bounds) or sweep.step < 1 or sweep.start >= sweep.stop:
+            raise ConfigError(key, text, "range(start, stop, step=s) needs integers, start < stop and step >= 1")
+        last = sweep.start + (sweep.stop - 1 - sweep.start) // sweep.step * sweep.step
+        return IntDistribution(sweep.start, last, step=sweep.step)
+    if isinstance(sweep, IntervalSweep):
+        log = "log" in sweep.tags
+        if sweep.start >= sweep.end or (log and sweep.start <= 0):
+            raise ConfigError(key, text, "interval(low, high) needs low < high (and low > 0 on a log scale)")
+        return FloatDistribution(sweep.start, sweep.end, log=log)
+    raise ConfigError(key, text, f"accepted: {SPACE_SYNTAX}, or a fixed value")
+
+
+def open_study(path: Path, name: str, direction: str, sampler, settings: dict) -> optuna.Study:
+    """The study `name` in the journal file `path`, created if new; one that exists must have been started
+    with the same `settings` (search space, objective, fixed overrides)."""
+    study = optuna.create_study(
+        storage=journal(path), study_name=name, direction=direction, sampler=sampler, load_if_exists=True
+    )
+    before = study.user_attrs.get(SETTINGS)
+    if before is None:
+        study.set_user_attr(SETTINGS, settings)
+    elif before != settings:
+        raise ConfigError(
+            "hydra.sweep.dir",
+            str(path.parent),
+            f"its study {name!r} was started with other settings ({'; '.join(differences(before, settings))}); "
+            "continue it with the same settings, or give another hydra.sweep.dir",
+        )
+    return study
+
+
+def differences(before: dict, now: dict) -> list[str]:
+    """What changed between two studies' `SETTINGS`, shortly: `overrides: + trainer.max_epochs=3`."""
+    lines = []
+    if before["objective"] != now["objective"]:
+        lines.append(f"objective {before['objective']} then, {now['objective']} now")
+    for key in sorted(before["params"].keys() | now["params"].keys()):
+        if before["params"].get(key) != now["params"].get(key):
+            lines.append(f"params.{key} {before['params'].get(key)} then, {now['params'].get(key)} now")
+    added = sorted(set(now["overrides"]) - set(before["overrides"]))
+    removed = sorted(set(before["overrides"]) - set(now["overrides"]))
+    if added or removed:
+        lines.append("overrides: " + " ".join([*(f"+ {item}" for item in added), *(f"- {item}" for item in removed)]))
+    return lines
+
+
+def retry_interrupted(study: optuna.Study) -> list[int]:
+    """Trials left running by a killed search: marked failed, and queued again with their parameters and job,
+    so their job dir (and its last checkpoint) is used again. Their numbers."""
+    interrupted = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in interrupted:
+        study.tell(trial.number, state=TrialState.FAIL)
+        study.enqueue_trial(trial.params, user_attrs={JOB: trial.user_attrs.get(JOB, trial.number)})
+    return [trial.number for trial in interrupted]
+
+
+def counted(trial: FrozenTrial) -> bool:
+    """Trials that count toward `n_trials`: complete, pruned, or failed in their job (`FAILURE` says why); a
+    trial failed because its search was killed is retried instead."""
+    if trial.state == TrialState.FAIL:
+        return FAILURE in trial.user_attrs
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def job_trial(pruner) -> optuna.Trial | None:
+    """In a job the sweeper started: its trial, in a study that prunes with `pruner`; elsewhere None."""
+    if TRIAL not in os.environ:
+        return None
+    study = optuna.load_study(study_name=os.environ[STUDY], storage=journal(os.environ[STORAGE]), pruner=pruner)
+    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, int(os.environ[TRIAL]))
+    return optuna.Trial(study, trial_id)
