@@ -49,7 +49,7 @@ tensorboard: $(INSTALLED) ## Serve TensorBoard on logs/, or on one sweep: make t
 	$(VENV)/bin/tensorboard --logdir $(or $(SWEEP),logs)
 
 optuna-dashboard: $(INSTALLED) ## Serve optuna-dashboard on a search's study: make optuna-dashboard SWEEP=logs/search/<study>
-	$(VENV)/bin/optuna-dashboard $(or $(SWEEP),logs/search/digits_mlp)/optuna.journal
+	$(VENV)/bin/optuna-dashboard $(or $(SWEEP),$(or $(LOG_DIR),logs)/search/digits_mlp)/optuna.journal
 
 screenshots: $(INSTALLED) ## The README's pictures into docs/screenshots/ (needs apt-get install chromium chromium-driver)
 	$(PY) scripts/screenshots.py

@@ -151,6 +151,8 @@ def test_a_trial_killed_mid_way_is_marked_failed_and_retried_from_its_checkpoint
     assert job_directories(sweep) == [job]  # the retry continued in the killed trial's dir
     assert "continuing from" in (job / "train.log").read_text()
     assert retried.value == read_json(job / "metrics.json")["val_acc"]
+    # The retry reports the epochs its checkpoint brought along too, so the pruner sees every epoch.
+    assert retried.intermediate_values == {int(row["epoch"]): float(row["val_acc"]) for row in read_history(job)}
 
     # It ends where an uninterrupted run of the same settings ends.
     settings = [f"{key}={value}" for key, value in retried.params.items()]

@@ -127,5 +127,6 @@ def job_trial(pruner) -> optuna.Trial | None:
     if TRIAL not in os.environ:
         return None
     study = optuna.load_study(study_name=os.environ[STUDY], storage=journal(os.environ[STORAGE]), pruner=pruner)
+    # Optuna has no public lookup of a running trial by its number (what `study.tell` does inside).
     trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, int(os.environ[TRIAL]))
     return optuna.Trial(study, trial_id)
