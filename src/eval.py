@@ -16,7 +16,6 @@ import logging
 from pathlib import Path
 
 import hydra
-import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
@@ -29,7 +28,7 @@ from studykit.failures import reported_as_one_line
 from studykit.files import write_json
 from studykit.quiet import quiet_lightning
 from studykit.run_summary import final_metrics
-from studykit.runtime import prepare_torch
+from studykit.runtime import prepare_torch, set_threads
 
 log = logging.getLogger("eval")
 
@@ -43,7 +42,7 @@ def main(cfg: DictConfig) -> float | None:
         prepare_torch()
         quiet_lightning(cfg.verbose)
         if cfg.threads is not None:
-            torch.set_num_threads(cfg.threads)
+            set_threads(cfg.threads)
         run_cfg = OmegaConf.create(read_run_config(cfg.ckpt_path))
         run_cfg.data.data_dir = cfg.paths.data_dir
         datamodule, classifier = build_classifier(run_cfg)
