@@ -127,7 +127,7 @@ def test_the_study_persists_continues_and_extends_with_joblib_trials_side_by_sid
 
     with DashboardServer(sweep / "optuna.journal") as dashboard:
         (listed,) = dashboard.get("/api/studies")["study_summaries"]
-        assert listed["study_name"] == "digits_mlp"
+        assert listed["study_name"] == "digits_mlp" and study.metric_names == ["val_acc"]
         trials = dashboard.get(f"/api/studies/{listed['study_id']}")["trials"]
         assert [(trial["state"], trial["values"]) for trial in trials] == [
             ("Complete", [trial.value]) for trial in study.trials

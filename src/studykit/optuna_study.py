@@ -8,6 +8,7 @@ trial it is from three environment variables (`TRIAL_VARIABLES`), which the swee
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import optuna
@@ -79,6 +80,9 @@ def open_study(path: Path, name: str, direction: str, sampler, settings: dict) -
     before = study.user_attrs.get(SETTINGS)
     if before is None:
         study.set_user_attr(SETTINGS, settings)
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.2, and stable in use since
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([settings["objective"]])  # optuna-dashboard's name for the values
     elif before != settings:
         raise ConfigError(
             "hydra.sweep.dir",
