@@ -123,7 +123,7 @@ class OptunaSweeper(Sweeper):
 
         from studykit import optuna_study
 
-        summary = result._return_value if result.status == JobStatus.COMPLETED else None
+        summary = result.return_value if result.status == JobStatus.COMPLETED else None
         name = f"trial {trial.number} ({', '.join(f'{k}={v}' for k, v in trial.params.items())})"
         if not isinstance(summary, dict):
             failure = Path(result.hydra_cfg.hydra.runtime.output_dir) / FAILURE_FILE if result.hydra_cfg else None

@@ -16,7 +16,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
 from studykit import files
-from studykit.callbacks.epoch_history import EpochHistory
+from studykit.callbacks.epoch_history import history_rows
 from studykit.errors import require_int_at_least
 
 FRAMES = "decision_surface"
@@ -45,7 +45,7 @@ class DecisionSurface(Callback):
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not self.applies(trainer):
             return
-        epoch = len(history(trainer))
+        epoch = len(history_rows(trainer))
         if epoch and self._drawn_epoch != epoch:
             self.draw(trainer, pl_module, epoch)
         from studykit.pictures import gif
@@ -63,18 +63,13 @@ class DecisionSurface(Callback):
         grid = torch.linspace(-limit, limit, self.resolution, device=points.device)
         plane = torch.cartesian_prod(grid, grid).flip(1)  # rows: y, columns: x
         probability = last_class_probability(pl_module.network, plane).reshape(self.resolution, self.resolution)
-        names = pl_module.hparams.class_names
-        figure = surface_figure(probability.cpu(), limit, points.cpu(), labels.cpu(), names, history(trainer), epoch)
+        names, rows = pl_module.hparams.class_names, history_rows(trainer)
+        figure = surface_figure(probability.cpu(), limit, points.cpu(), labels.cpu(), names, rows, epoch)
         image = pixels(figure)
         files.make_dir(self.directory / FRAMES)
         write_png(image, self.directory / FRAMES / f"epoch_{epoch:04d}.png")
         to_tensorboard(trainer.loggers, FRAMES, image, step=epoch)
         self._drawn_epoch = epoch
-
-
-def history(trainer: Trainer) -> list[dict]:
-    """The rows EpochHistory has recorded so far (one per epoch, the current one included)."""
-    return next((callback.rows for callback in trainer.callbacks if isinstance(callback, EpochHistory)), [])
 
 
 def last_class_probability(network: torch.nn.Module, inputs: Tensor) -> Tensor:

@@ -27,6 +27,11 @@ def fit_timer(trainer: Trainer) -> Timer:
     return timers[0]
 
 
+def history_rows(trainer: Trainer) -> list[dict]:
+    """The rows `EpochHistory` has recorded so far (one per epoch, restored ones included); none without it."""
+    return next((callback.rows for callback in trainer.callbacks if isinstance(callback, EpochHistory)), [])
+
+
 class EpochHistory(Callback):
     """Logs `train_loss`, `train_acc`, `val_loss`, `val_acc` twice: under `by_epoch/` with the 1-based epoch as
     step, and under `by_training_ms/` with the milliseconds spent fitting so far as step (the group names the x

@@ -5,7 +5,7 @@ search, or without a pruner, it only reports, or does nothing."""
 
 from lightning import Callback, LightningModule, Trainer
 
-from studykit.callbacks.epoch_history import EpochHistory
+from studykit.callbacks.epoch_history import history_rows
 
 
 class OptunaPruning(Callback):
@@ -26,9 +26,8 @@ class OptunaPruning(Callback):
         if self._trial is None:
             return
         # A retried trial continues its job's checkpoint: the epochs trained before count for the pruner too.
-        for history in (callback for callback in trainer.callbacks if isinstance(callback, EpochHistory)):
-            for row in history.rows:
-                self._trial.report(row[self.column], step=int(row["epoch"]))
+        for row in history_rows(trainer):
+            self._trial.report(row[self.column], step=int(row["epoch"]))
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit":
