@@ -25,8 +25,8 @@ train: $(INSTALLED) ## Train and test the digits MLP (extra Hydra overrides: mak
 report: $(INSTALLED) ## Write a sweep's report (make report SWEEP=logs/multirun/<sweep>; default: the newest)
 	$(PY) scripts/report.py $(SWEEP)
 
-data: $(INSTALLED) ## Download (when absent) and cache MNIST, CIFAR-10 and IMDB in data/ or DATA_DIR
-	$(PY) scripts/prepare_data.py mnist cifar10 imdb
+data: $(INSTALLED) ## Download (when absent) and cache every data set read from files (configs/data/) in data/ or DATA_DIR
+	$(PY) scripts/prepare_data.py
 
 test: $(INSTALLED) ## Run the test suite (without the slow and reproduce tests), one worker per core
 	$(PY) -m pytest -n auto --dist worksteal -m "not slow and not reproduce"

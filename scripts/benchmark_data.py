@@ -23,11 +23,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, random_split
 from torchvision import datasets, transforms
 
-from studykit.compose import PROJECT_ROOT, compose_run
-from studykit.config import build, build_classifier
+from studykit.config.build import build, build_classifier
+from studykit.config.compose import PROJECT_ROOT, compose_run
 from studykit.data.mnist import FILES, MNISTDataModule
 from studykit.models.mlp import MLP
-from studykit.runtime import prepare_torch
+from studykit.run.threads import prepare_torch
 
 SETTINGS = ["data=mnist", "model.hidden=128", "model.depth=2", "data.batch_size=32", "seed=0"]
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from studykit.compose import PROJECT_ROOT
+from studykit.config.compose import PROJECT_ROOT
 
 
 def sweep_seconds(launcher: list[str], data_dir: Path, epochs: int, log_dir: Path) -> float:

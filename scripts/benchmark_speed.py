@@ -43,7 +43,7 @@ import torch
 from lightning import Callback
 
 import hand_loops
-from studykit.compose import PROJECT_ROOT, compose_run
+from studykit.config.compose import PROJECT_ROOT, compose_run
 from studykit.data.mnist import MNISTDataModule
 from studykit.models.convnet import ConvNet
 from train import train

@@ -6,7 +6,7 @@
 They do the work the template does for the same settings and nothing else: the same data and splits, the same
 networks and initial weights (the same seed), the same batches in the same order, Adam as configured in
 configs/optimizer/adam.yaml, early stopping on the validation loss with the best weights tested; no files, no
-logging, no figures. The template reproduces their numbers exactly (tests/test_hand_loops.py), so the two sides
+logging, no figures. The template reproduces their numbers exactly (tests/test_training_loop.py), so the two sides
 of every benchmark do the same arithmetic.
 """
 

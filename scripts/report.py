@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from studykit.compose import PROJECT_ROOT
+from studykit.config.compose import PROJECT_ROOT
 from studykit.report.write import write_report
 
 
@@ -31,7 +31,7 @@ def main() -> None:
     if not sweep.is_dir():
         sys.exit(f"error: sweep={sweep} is not a directory")
     try:
-        print(write_report(sweep).summary)
+        print(write_report(sweep))
     except FileNotFoundError as error:
         sys.exit(f"error: {error}")
 

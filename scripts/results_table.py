@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from studykit.compose import PROJECT_ROOT
+from studykit.config.compose import PROJECT_ROOT
 
 # Overrides that say how a run was made rather than which variant it is.
 NOT_VARIANT = ("seed=", "experiment=", "paths.", "hydra.", "callbacks.progress_bar.")

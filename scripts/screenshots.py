@@ -21,7 +21,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from studykit.compose import PROJECT_ROOT
+from studykit.config.compose import PROJECT_ROOT
 
 WIDTH, HEIGHT = 1400, 900
 # Every element of the page, shadow DOMs included (TensorBoard's HParams tab is made of Polymer elements).

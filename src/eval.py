@@ -4,10 +4,10 @@
     python src/eval.py ckpt_path=... paths.data_dir=/elsewhere/data
 
 The checkpoint carries its run's config, so nothing else needs repeating. The eval run dir gets
-metrics.json, confusion_<split>.png and TensorBoard events.
+metrics.json, confusion_<split>.png and TensorBoard events; its callbacks are configs/eval.yaml's `callbacks:`.
 """
 
-from studykit.preflight import check_command_line
+from studykit.config.command_line import check_command_line
 
 if __name__ == "__main__":
     check_command_line("eval")  # in about a second: importing torch and Lightning below takes several
@@ -19,16 +19,14 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from studykit.callbacks.confusion_images import ConfusionImages
-from studykit.callbacks.progress import EpochProgress
-from studykit.checkpoints import read_run_config
-from studykit.config import build, build_classifier
-from studykit.config_values import check_values
-from studykit.failures import reported_as_one_line
-from studykit.files import write_json
-from studykit.quiet import quiet_lightning
-from studykit.run_summary import final_metrics
-from studykit.runtime import prepare_torch, set_threads
+from studykit.config.build import build_classifier, build_trainer
+from studykit.config.values import check_values
+from studykit.outputs.metrics import METRICS_FILE, final_metrics
+from studykit.run.checkpoints import read_run_config
+from studykit.run.failures import reported_as_one_line
+from studykit.run.files import write_json
+from studykit.run.quiet import quiet_lightning
+from studykit.run.threads import prepare_torch, set_threads
 
 log = logging.getLogger("eval")
 
@@ -46,13 +44,11 @@ def main(cfg: DictConfig) -> float | None:
         run_cfg = OmegaConf.create(read_run_config(cfg.ckpt_path))
         run_cfg.data.data_dir = cfg.paths.data_dir
         datamodule, classifier = build_classifier(run_cfg)
-        loggers = [build(f"logger.{name}", node) for name, node in cfg.logger.items()]
-        callbacks = [ConfusionImages(str(output_dir)), EpochProgress()]
-        trainer = build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers)
+        trainer = build_trainer(cfg)
         trainer.test(classifier, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=True, verbose=False)
         summary = final_metrics(trainer) | {"ckpt_path": str(Path(cfg.ckpt_path).resolve())}
         if trainer.is_global_zero:
-            write_json(output_dir / "metrics.json", summary)
+            write_json(output_dir / METRICS_FILE, summary)
         accuracies = ", ".join(f"{split}_acc {summary[f'{split}_acc']:.4f}" for split in ("train", "val", "test"))
         log.info(f"{accuracies}; results in {output_dir}")
         return summary["test_acc"]

@@ -1,6 +1,5 @@
 """Shared fixtures: the real configs composed with Hydra and shrunk (few epochs, tmp output), real runs."""
 
-import csv
 import json
 import os
 import signal
@@ -12,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from studykit.compose import PROJECT_ROOT, compose_run
+from studykit.config.compose import PROJECT_ROOT, compose_run
+from studykit.outputs.metrics import read_history
 
 ROOT = PROJECT_ROOT
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -46,18 +46,15 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def read_history(run_dir: Path) -> list[dict]:
-    with (run_dir / "history.csv").open(newline="") as file:
-        return list(csv.DictReader(file))
-
-
 def outcome(run_dir: Path) -> tuple[dict, list[dict]]:
     """What a run must reproduce exactly: metrics.json and history.csv without the seconds they took and
     without the overrides that only say where it wrote."""
     metrics = read_json(run_dir / "metrics.json")
     for key in ("train_seconds", "overrides"):
         metrics.pop(key)
-    return metrics, [{key: value for key, value in row.items() if key != "seconds"} for row in read_history(run_dir)]
+    return metrics, [
+        {key: value for key, value in row.items() if key != "seconds"} for row in read_history(run_dir / "history.csv")
+    ]
 
 
 def run_until(

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow
 import pyarrow.parquet
 
-from studykit.data import cifar10, mnist
+from studykit.data import cifar10, idx
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -20,16 +20,19 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     path.write_bytes(gzip.compress(content) if path.suffix == ".gz" else content)
 
 
-def tiny_mnist(data_dir: Path, train: int = 100, test: int = 20, gzipped: bool = True) -> dict[str, np.ndarray]:
-    """Images whose first pixel is the sample's index (mod 256) and labels cycling 0..9; returns the arrays."""
+def tiny_mnist(
+    data_dir: Path, train: int = 100, test: int = 20, gzipped: bool = True, folder: str = "mnist"
+) -> dict[str, np.ndarray]:
+    """IDX files in `data_dir/folder` (MNIST's, or another IDX data set's): images whose first pixel is the
+    sample's index (mod 256) and labels cycling 0..9; returns the arrays."""
     arrays = {}
     for split, count in (("train", train), ("test", test)):
         images = np.zeros((count, 28, 28), dtype=np.uint8)
         images[:, 0, 0] = np.arange(count) % 256
         images[:, 27, 27] = 255
         arrays[f"{split}_images"], arrays[f"{split}_labels"] = images, np.arange(count) % 10
-    for name, file in mnist.FILES.items():
-        write_idx(data_dir / "mnist" / (file + (".gz" if gzipped else "")), arrays[name])
+    for name, file in idx.FILES.items():
+        write_idx(data_dir / folder / (file + (".gz" if gzipped else "")), arrays[name])
     return arrays
 
 

@@ -5,8 +5,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from conftest import ROOT, run_script, train_in_process
-from studykit.compose import compose_defaults
-from studykit.config_values import RULES, check_values, default_kind
+from studykit.config.compose import compose_defaults
+from studykit.config.values import RULES, check_values, default_kind
 from studykit.errors import ConfigError
 
 CASES = {

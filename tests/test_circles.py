@@ -7,8 +7,9 @@ import torch
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import IMAGES, EventAccumulator
 
-from conftest import read_history, read_json, train_in_process
+from conftest import read_json, train_in_process
 from studykit.data.circles import CirclesDataModule
+from studykit.outputs.metrics import read_history
 
 
 def radii(module: CirclesDataModule) -> dict[int, float]:
@@ -36,7 +37,7 @@ def test_the_decision_surface_is_drawn_as_it_trains(tmp_path):
     run_dir = tmp_path / "run"
     every = ["callbacks.decision_surface.every_n_epochs=10", "trainer.max_epochs=30"]
     summary = train_in_process(run_dir, "experiment=circles", *every)
-    assert summary["params"] == 70 and len(read_history(run_dir)) == 30
+    assert summary["params"] == 70 and len(read_history(run_dir / "history.csv")) == 30
     frames = sorted(path.name for path in (run_dir / "decision_surface").iterdir())
     assert frames == ["epoch_0001.png", "epoch_0010.png", "epoch_0020.png", "epoch_0030.png"]
     animation = Image.open(io.BytesIO((run_dir / "decision_surface.gif").read_bytes()))

@@ -8,7 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from studykit.compose import CONFIGS, compose_run
+from studykit.config.compose import CONFIGS, compose_run
 
 GROUPS = ["data", "model", "optimizer", "trainer", "logger", "callbacks", "experiment", "hparams_search", "digits_case"]
 OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONFIGS / group).glob("*.yaml"))]
@@ -42,10 +42,20 @@ def test_every_optimizer_builds_on_parameters(name, tmp_path):
     assert optimizer.defaults["lr"] == cfg.optimizer.lr
 
 
-def test_the_slurm_launcher_takes_its_resources_from_config():
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu"], return_hydra_config=True)
-    launcher = cfg.hydra.launcher
-    assert launcher._target_.endswith("SlurmLauncher")
+def test_the_slurm_launcher_config_is_the_plugins_own_schema():
+    """Its keys are those of hydra-submitit-launcher's SlurmQueueConf: a key the plugin does not know is refused
+    when the config is composed, before anything is submitted, and the plugin's launcher is what it builds."""
+    from hydra.errors import ConfigCompositionException
+
+    def launcher_node(*overrides):
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+            return compose("train", ["hydra/launcher=slurm", *overrides], return_hydra_config=True).hydra.launcher
+
+    launcher = launcher_node("hydra.launcher.partition=gpu")
+    assert OmegaConf.get_type(launcher).__name__ == "SlurmQueueConf"
     assert (launcher.partition, launcher.gpus_per_node, launcher.mem_gb, launcher.timeout_min) == ("gpu", 1, 32, 240)
+    plugin = instantiate(launcher)
+    assert type(plugin).__name__ == "SlurmLauncher" and plugin.params["partition"] == "gpu"
+    with pytest.raises(ConfigCompositionException, match="partiton"):
+        launcher_node("hydra.launcher.partiton=gpu")

@@ -5,8 +5,8 @@ import torch
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from studykit.classifier import confusion_counts
-from studykit.confusion import confusion_figure, normalize_rows
-from studykit.pictures import pixels, png
+from studykit.outputs.confusion_figure import confusion_figure, normalize_rows
+from studykit.outputs.pictures import pixels, png
 
 TARGETS = torch.tensor([0, 0, 0, 0, 1, 2, 2, 2, 2, 2])
 PREDICTIONS = torch.tensor([0, 0, 1, 0, 1, 2, 0, 2, 1, 2])

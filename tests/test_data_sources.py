@@ -4,8 +4,8 @@ a failed download leaves nothing behind."""
 import pytest
 
 from official_formats import tiny_mnist
-from studykit.data import mnist
 from studykit.data.cifar10 import CIFAR10DataModule
+from studykit.data.fashion_mnist import FashionMNISTDataModule
 from studykit.data.mnist import MNISTDataModule
 from studykit.data.sources import locate
 from studykit.errors import DataError
@@ -15,11 +15,11 @@ def test_a_finished_download_is_moved_into_the_data_dir(tmp_path, monkeypatch):
     source = tmp_path / "mirror"
     tiny_mnist(source)
 
-    def download(folder):
+    def download(self, folder):
         for file in (source / "mnist").iterdir():
             (folder / file.name).write_bytes(file.read_bytes())
 
-    monkeypatch.setattr(mnist, "download_mnist", download)
+    monkeypatch.setattr(MNISTDataModule, "download_files", download)
     data_dir = tmp_path / "data"
     assert MNISTDataModule(data_dir=str(data_dir)).split_sizes() == {"train": 90, "val": 10, "test": 20}
     assert sorted(path.name for path in data_dir.iterdir()) == ["mnist"]
@@ -36,11 +36,12 @@ def test_a_failed_download_leaves_nothing_and_says_why(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("module", [MNISTDataModule, CIFAR10DataModule])
+@pytest.mark.parametrize("module", [MNISTDataModule, FashionMNISTDataModule, CIFAR10DataModule])
 def test_without_network_the_real_download_code_fails_with_the_files_and_the_folder(tmp_path, module, monkeypatch):
     # Point every mirror at a closed local port, so the torchvision download code runs and fails at once
     # whether or not this machine has internet.
     monkeypatch.setattr("torchvision.datasets.MNIST.mirrors", ["http://127.0.0.1:9/"])
+    monkeypatch.setattr("torchvision.datasets.FashionMNIST.mirrors", ["http://127.0.0.1:9/"])
     monkeypatch.setattr("torchvision.datasets.CIFAR10.url", "http://127.0.0.1:9/cifar-10-python.tar.gz")
     with pytest.raises(DataError) as error:
         module(data_dir=str(tmp_path)).load_splits()

@@ -12,8 +12,9 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import QUIET, ROOT, outcome, read_history, read_json, run_script, run_until, train_in_process
-from studykit import locks
+from conftest import QUIET, ROOT, outcome, read_json, run_script, run_until, train_in_process
+from studykit.outputs.metrics import read_history
+from studykit.run import locks
 
 # A network big enough that writing its checkpoints takes a moment (so a kill can land inside one), trained on
 # small batches with a checkpoint after every epoch, on one thread (results depend on the thread count).
@@ -134,7 +135,7 @@ def test_a_second_process_on_a_dir_in_use_stops_with_one_line_and_writes_nothing
     first = start(*arguments, "trainer.max_epochs=1000", log_dir=tmp_path)
     try:
         run_dir = (lambda: next(target.glob("0_*"), target / "none")) if multirun else (lambda: target)
-        wait_for(lambda: (run_dir() / "history.csv").is_file() and len(read_history(run_dir())) >= 1)
+        wait_for(lambda: (run_dir() / "history.csv").is_file() and len(read_history(run_dir() / "history.csv")) >= 1)
         before = {path: path.read_bytes() for path in target.rglob("*") if path.is_file() and path.suffix != ".ckpt"}
         second = run_script("train.py", *arguments, "trainer.max_epochs=1000", log_dir=tmp_path)
         assert second.returncode == 2

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from official_formats import tiny_cifar10, tiny_mnist, write_idx
-from studykit.data import mnist
+from studykit.data import idx
 from studykit.data.augment import random_crop_and_flip
 from studykit.data.cifar10 import CIFAR10DataModule
 from studykit.data.mnist import MNISTDataModule
@@ -43,10 +43,10 @@ def test_the_cache_is_used_then_rebuilt_when_the_files_change(tmp_path, monkeypa
     assert (tmp_path / "mnist" / "processed" / "mnist.pt").is_file()
     assert not list((tmp_path / "mnist" / "processed").glob(".*partial"))
 
-    def parse_again(paths):
+    def parse_again(*arguments):
         raise AssertionError("parsed the IDX files although the cache is valid")
 
-    monkeypatch.setattr(mnist, "read_mnist", parse_again)
+    monkeypatch.setattr(idx, "read_idx_set", parse_again)
     second = MNISTDataModule(data_dir=str(tmp_path), download=False).load_splits()
     assert all(torch.equal(first[split][0], second[split][0]) for split in first)
     monkeypatch.undo()
@@ -180,3 +180,25 @@ def test_crop_and_flip_moves_whole_images():
             assert any(torch.equal(result, candidate) for candidate in candidates)
     unshifted = random_crop_and_flip(images, padding=0, generator=generator)
     assert all(torch.equal(u, i) or torch.equal(u, i.flip(-1)) for u, i in zip(unshifted, images, strict=True))
+
+
+def test_fashion_mnist_is_an_idx_data_set_of_its_own(tmp_path):
+    """A new IDX data set is a subclass and a YAML file: a run on it reads its own folder, caches it there, and
+    names its classes."""
+    from conftest import read_json, train_in_process
+
+    tiny_mnist(tmp_path / "data", train=100, test=20, folder="fashion_mnist")
+    run_dir = tmp_path / "logs" / "run"
+    summary = train_in_process(
+        run_dir,
+        "data=fashion_mnist",
+        f"paths.data_dir={tmp_path / 'data'}",
+        "data.download=false",
+        "trainer.max_epochs=2",
+    )
+    assert summary["epochs"] == 2 and summary["params"] == 784 * 40 + 40 + 40 * 10 + 10
+    assert (tmp_path / "data" / "fashion_mnist" / "processed" / "fashion_mnist.pt").is_file()
+    assert not (tmp_path / "data" / "mnist").exists()
+    confusion = read_json(run_dir / "confusion.json")
+    assert confusion["class_names"][0] == "T-shirt/top" and confusion["class_names"][9] == "Ankle boot"
+    assert sum(map(sum, confusion["counts"]["test"])) == 20

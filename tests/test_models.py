@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from studykit.classifier import loss, predictions
+from studykit.config.compose import compose_defaults
+from studykit.config.values import check_values
 from studykit.errors import ConfigError
 from studykit.models.convnet import ConvNet
 from studykit.models.mlp import MLP
@@ -45,21 +47,22 @@ def test_mlp_hidden_list_gives_one_layer_per_width():
     assert [layer.out_features for layer in linear] == [5, 5, 10]
     with pytest.raises(ConfigError, match=r"depth=3 is invalid: hidden=\[4, 8\] gives 2 layers: leave depth at 1"):
         MLP((2,), 2, hidden=[4, 8], depth=3)
-    with pytest.raises(ConfigError, match=r"hidden=0 is invalid: must be an integer >= 1"):
-        MLP((2,), 2, hidden=[4, 0])
+    # Widths are checked before a run, in their one home (studykit.config.values), not again by the network.
+    with pytest.raises(ConfigError, match=r"hidden=\[4, 0\] is invalid: must be an integer >= 1"):
+        check_values(compose_defaults("train", ("model.hidden=[4,0]",)), "train", ["model.hidden=[4,0]"])
 
 
 @pytest.mark.parametrize("pooling", ["max", "avg", "none", "stride"])
 def test_convnet_poolings_give_class_logits(pooling):
     network = ConvNet(CIFAR10, 10, channels=[4, 8], pooling=pooling, hidden=16)
     assert network(torch.rand(5, *CIFAR10)).shape == (5, 10)
-    flattened = network.classifier[1].in_features
+    flattened = network.head[1].in_features
     assert flattened == {"max": 8 * 16 * 16, "avg": 8 * 16 * 16, "none": 8 * 32 * 32, "stride": 8 * 16 * 16}[pooling]
 
 
 def test_convnet_pool_stride_one_keeps_almost_the_full_size():
     network = ConvNet(MNIST, 10, channels=[4], pool_stride=1, hidden=8)
-    assert network.classifier[1].in_features == 4 * 27 * 27
+    assert network.head[1].in_features == 4 * 27 * 27
 
 
 def test_pooling_that_shrinks_the_image_to_nothing_is_refused():
@@ -90,3 +93,25 @@ def test_one_logit_trains_with_binary_cross_entropy_and_predicts_by_sign():
     assert predictions(logits).tolist() == [1, 0, 1, 0]
     expected = -(F.logsigmoid(torch.tensor([2.0, -1.0])).sum() + F.logsigmoid(-torch.tensor([0.5, -3.0])).sum()) / 4
     assert torch.allclose(loss(logits, targets), expected)
+
+
+def test_keras_initialization_leaves_bias_free_layers_alone():
+    from studykit.models.initialization import initialize
+
+    network = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, bias=False), torch.nn.BatchNorm2d(4), torch.nn.Linear(4, 2))
+    initialize(network, "keras")
+    assert network[0].bias is None and torch.equal(network[2].bias, torch.zeros(2))
+    assert network[0].weight.abs().max() <= (6 / (9 + 36)) ** 0.5  # Glorot-uniform's bound for 1x3x3 -> 4x3x3
+
+
+def test_a_network_outside_the_contract_is_refused_in_one_line(tmp_path):
+    from conftest import train_in_process
+
+    run_dir = tmp_path / "run"
+    with pytest.raises(SystemExit):
+        train_in_process(run_dir, "model=mlp", "model._target_=torch.nn.Identity")
+    assert (run_dir / "failure.txt").read_text() == (
+        "error: model._target_='torch.nn.Identity' is invalid: a network must subclass "
+        "studykit.models.network.Network and list the kinds of input it reads in input_kinds (of features, images, "
+        "tokens)\n"
+    )

@@ -17,11 +17,12 @@ from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from conftest import outcome, read_history, read_json, run_script, run_until
+from conftest import outcome, read_json, run_script, run_until
 from hydra_plugins.studykit_optuna_sweeper.optuna_sweeper import consecutive
 from studykit.errors import ConfigError
-from studykit.optuna_study import FAILURE, JOB, journal, search_space
+from studykit.outputs.metrics import read_history
 from studykit.report.runs import job_directories
+from studykit.search.optuna_study import FAILURE, JOB, journal, search_space
 
 SEARCH = ["hparams_search=digits_optuna", "data.batch_size=128"]
 
@@ -98,7 +99,7 @@ def test_the_study_persists_continues_and_extends_with_joblib_trials_side_by_sid
     for trial in study.trials:  # each trial's value and every epoch's report come from its own job's files
         (job,) = [path for path in job_directories(sweep) if path.name.startswith(f"{trial.user_attrs[JOB]}_")]
         assert trial.value == read_json(job / "metrics.json")["val_acc"]
-        history = {int(row["epoch"]): float(row["val_acc"]) for row in read_history(job)}
+        history = {int(row["epoch"]): float(row["val_acc"]) for row in read_history(job / "history.csv")}
         assert trial.intermediate_values == history
     written = {path: path.stat().st_mtime_ns for path in sweep.glob("*/metrics.json")}
 
@@ -152,7 +153,9 @@ def test_a_trial_killed_mid_way_is_marked_failed_and_retried_from_its_checkpoint
     assert "continuing from" in (job / "train.log").read_text()
     assert retried.value == read_json(job / "metrics.json")["val_acc"]
     # The retry reports the epochs its checkpoint brought along too, so the pruner sees every epoch.
-    assert retried.intermediate_values == {int(row["epoch"]): float(row["val_acc"]) for row in read_history(job)}
+    assert retried.intermediate_values == {
+        int(row["epoch"]): float(row["val_acc"]) for row in read_history(job / "history.csv")
+    }
 
     # It ends where an uninterrupted run of the same settings ends.
     settings = [f"{key}={value}" for key, value in retried.params.items()]
@@ -178,7 +181,9 @@ def test_poor_trials_are_pruned_and_reported_as_pruned(tmp_path):
         (job,) = [path for path in job_directories(sweep) if path.name.startswith(f"{trial.user_attrs[JOB]}_")]
         epoch = read_json(job / "metrics.json")["pruned_at_epoch"]
         assert epoch == max(trial.intermediate_values) >= 2  # not before epoch n_warmup_steps
-        assert len(read_history(job)) == epoch  # it stopped there, and its best checkpoint was still tested
+        assert (
+            len(read_history(job / "history.csv")) == epoch
+        )  # it stopped there, and its best checkpoint was still tested
         assert f"pruned at epoch {epoch}" in rows[str(trial.user_attrs[JOB])]
     best = read_yaml(sweep / "optimization_results.yaml")
     assert best["trials"]["pruned"] == len(pruned)

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from conftest import read_json, run_script, train_in_process
+from studykit.config.command_line import check
 from studykit.errors import ConfigError
-from studykit.preflight import check
 
 
 @pytest.mark.parametrize(
@@ -29,8 +29,11 @@ def test_a_mistyped_key_is_named_with_the_closest_keys(args, message):
 
 
 @pytest.mark.parametrize("args", [["model.hidden=10", "model.act=tanh"], ["-m", "+digits_case=a,b", "seed=0,1"]])
-def test_existing_keys_pass(args):
-    check("train", args)
+def test_existing_keys_pass_and_the_same_keys_mistyped_do_not(args):
+    assert check("train", args) is None
+    key, value = args[-1].split("=")
+    with pytest.raises(ConfigError, match=f"has no key '{key.split('.')[-1]}x'"):
+        check("train", [*args[:-1], f"{key}x={value}"])
 
 
 def test_the_command_line_stops_on_a_mistyped_key_before_anything_runs(tmp_path):

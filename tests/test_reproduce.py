@@ -16,7 +16,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import ROOT, SHARED_DATA, read_history, read_json, run_script
+from conftest import ROOT, SHARED_DATA, read_json, run_script
+from studykit.outputs.metrics import read_history
 
 pytestmark = pytest.mark.reproduce
 
@@ -78,7 +79,7 @@ def test_mnist_baseline_follows_the_studys_training_log(data_dir):
     (run_dir,) = reproduce("mnist_baseline", data_dir)
     assert read_json(run_dir / "metrics.json")["params"] == 7960
     study = STUDIES["mnist_baseline"]
-    ours = [float(row["train_loss"]) for row in read_history(run_dir)]
+    ours = [float(row["train_loss"]) for row in read_history(run_dir / "history.csv")]
     differences = [abs(mine - theirs) / theirs for mine, theirs in zip(ours, study["log_train_loss"], strict=True)]
     assert max(differences) <= study["threshold"], (
         f"mnist_baseline: {study['check']}: ours {[round(loss, 4) for loss in ours]}, the study's "

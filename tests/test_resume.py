@@ -1,18 +1,12 @@
 """`ckpt_path=<file>` continues fitting from a checkpoint in a new run dir and finishes the planned epochs; its
 history starts with the checkpoint's epochs. (A killed run continuing in its own dir: tests/test_faults.py.)"""
 
-import csv
-
 import pytest
 
 from conftest import read_json, train_in_process
-from studykit.checkpoints import read_run_config
 from studykit.errors import ConfigError
-
-
-def read_history(run_dir):
-    with (run_dir / "history.csv").open() as file:
-        return list(csv.DictReader(file))
+from studykit.outputs.metrics import read_history
+from studykit.run.checkpoints import read_run_config
 
 
 def test_continue_from_a_checkpoint_in_a_new_run_dir(default_run, tmp_path):
@@ -20,9 +14,11 @@ def test_continue_from_a_checkpoint_in_a_new_run_dir(default_run, tmp_path):
     done = read_json(default_run / "metrics.json")["epochs"]
     summary = train_in_process(tmp_path / "run", f"ckpt_path={last}", f"trainer.max_epochs={done + 2}")
     assert summary["epochs"] == done + 2
-    history = read_history(tmp_path / "run")
+    history = read_history(tmp_path / "run" / "history.csv")
     assert [int(row["epoch"]) for row in history] == list(range(1, done + 3))
-    assert history[:done] == read_history(default_run)  # the checkpoint's own epochs, as that run wrote them
+    assert history[:done] == read_history(
+        default_run / "history.csv"
+    )  # the checkpoint's own epochs, as that run wrote them
     assert read_json(default_run / "metrics.json")["epochs"] == done  # the original run is untouched
 
 

@@ -41,7 +41,7 @@ def test_ranks_split_an_epoch_without_overlap_or_loss(monkeypatch):
     targets = torch.arange(101)
     seen, lengths = [], []
     for rank in range(2):
-        monkeypatch.setattr(tensor_batches, "_rank_and_world_size", lambda rank=rank: (rank, 2))
+        monkeypatch.setattr(tensor_batches, "rank_in_process_group", lambda rank=rank: (rank, 2))
         batches = TensorBatches(targets.float(), targets, batch_size=10, order=torch.Generator().manual_seed(0))
         epoch = [targets for _, targets in batches]
         lengths.append(len(epoch))

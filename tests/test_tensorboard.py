@@ -10,7 +10,7 @@ import pytest
 
 from conftest import read_json, train_in_process
 from screenshots import TensorBoardServer
-from studykit.results import RESULTS
+from studykit.outputs.metrics import RESULTS
 
 USUAL = {"data", "model", "optimizer", "optimizer.lr", "data.batch_size", "seed"}
 CURVES = [

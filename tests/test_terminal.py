@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from conftest import run_script, train_in_process
-from studykit.quiet import quiet_lightning
+from studykit.run.quiet import quiet_lightning
 
 RUN_LINES = (
     r"mlp \(3,010 parameters\) on digits \(1077 train, 360 val, 360 test\), 1 torch thread\(s\); run dir (?P<dir>\S+)",

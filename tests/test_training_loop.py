@@ -13,8 +13,10 @@ import torch
 from omegaconf import OmegaConf
 
 import hand_loops
-from conftest import outcome, read_history, read_json, run_script, train_in_process
-from studykit.runtime import FLOPS_PER_THREAD, choose_threads, idle_cores, threads_per_job
+from conftest import outcome, read_json, run_script, train_in_process
+from studykit.outputs.metrics import read_history
+from studykit.run import threads
+from studykit.run.threads import FLOPS_PER_THREAD, choose_threads, idle_cores, threads_per_job
 
 EPOCHS = ["trainer.max_epochs=4", "callbacks.early_stopping.patience=1000"]
 
@@ -63,7 +65,7 @@ def test_max_steps_stops_at_that_optimizer_step(tmp_path):
     last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["global_step"] == 50
     # The second epoch stopped part-way without a validation: it has no row of its own.
-    assert [row["epoch"] for row in read_history(tmp_path / "run")] == ["1"]
+    assert [row["epoch"] for row in read_history(tmp_path / "run" / "history.csv")] == [1.0]
     assert read_json(tmp_path / "run" / "metrics.json")["best_epoch"] == 1
 
 
@@ -86,12 +88,16 @@ def test_mixed_precision_goes_through_the_gradient_scaler(tmp_path, monkeypatch)
     assert summary["val_acc"] > 0.7
 
 
-def test_the_thread_rule():
+def test_the_thread_rule(monkeypatch):
     basic = OmegaConf.create({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"})
     joblib = OmegaConf.create({"_target_": "hydra_plugins.hydra_joblib_launcher.JoblibLauncher", "n_jobs": 2})
     cores = len(os.sched_getaffinity(0))
     assert choose_threads(FLOPS_PER_THREAD * 0.9, basic) == 1  # a step too small to split
-    assert 1 <= choose_threads(FLOPS_PER_THREAD * 64, basic) <= cores
+    assert choose_threads(FLOPS_PER_THREAD * 2.5, basic) == min(2, idle_cores())  # one thread per FLOPS_PER_THREAD
+    monkeypatch.setattr(threads, "idle_cores", lambda: 1)  # another process keeps all but one core busy
+    assert choose_threads(FLOPS_PER_THREAD * 64, basic) == 1
+    monkeypatch.setattr(threads, "idle_cores", lambda: cores)
+    assert choose_threads(FLOPS_PER_THREAD * 64, basic) == cores
     assert threads_per_job(joblib) == max(1, cores // 2)
     assert choose_threads(FLOPS_PER_THREAD * 64, basic, processes=cores) == 1
 
@@ -145,6 +151,6 @@ def test_the_template_reproduces_the_hand_written_loop(tmp_path):
     assert template["test_acc"] == pytest.approx(hand["test_acc"], abs=1e-7)
     assert template["val_loss"] == pytest.approx(hand["val_loss"], rel=1e-6)
     assert template["test_loss"] == pytest.approx(hand["test_loss"], rel=1e-6)
-    rows = read_history(tmp_path / "run")
+    rows = read_history(tmp_path / "run" / "history.csv")
     assert [float(row["train_loss"]) for row in rows] == pytest.approx([loss for loss, _ in hand["train_history"]])
     assert [float(row["train_acc"]) for row in rows] == pytest.approx([acc for _, acc in hand["train_history"]])

@@ -22,13 +22,13 @@ from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
-from studykit.errors import TrainingDiverged, require_choice, require_int_at_least
-from studykit.results import SPLITS
+from studykit.errors import TrainingDiverged
+from studykit.lightning_internals import count_optimizer_step, forget_metrics, publish_metrics
+from studykit.outputs.metrics import SPLITS
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 TRAIN = SPLITS.index("train")
 STEP_SECONDS = 0.25
-CLIP_ALGORITHMS = ("norm", "value")
 
 
 def loss(logits: Tensor, targets: Tensor) -> Tensor:
@@ -48,8 +48,8 @@ def predictions(logits: Tensor) -> Tensor:
 
 def confusion_counts(predicted: Tensor, targets: Tensor, num_classes: int) -> Tensor:
     """`[true class, predicted class]` counts. With deterministic algorithms on, torchmetrics counts through an
-    (N x classes²) comparison that costs more than a whole validation pass of the digits MLP; bincount without
-    weights is deterministic on every device."""
+    (N x classes²) comparison, far slower than the small networks' validation itself; bincount without weights is
+    deterministic on every device."""
     pairs = targets * num_classes + predicted
     return torch.bincount(pairs, minlength=num_classes**2).view(num_classes, num_classes)
 
@@ -72,18 +72,13 @@ class Classifier(LightningModule):
         self.automatic_optimization = False
         self.network = network
         self.optimizer_factory = optimizer
-        self.batches_per_step = require_int_at_least("batches_per_step", batches_per_step, 1)
+        self.batches_per_step = batches_per_step
         self.gradient_clip_val = gradient_clip_val
-        self.gradient_clip_algorithm = require_choice(
-            "gradient_clip_algorithm", gradient_clip_algorithm, CLIP_ALGORITHMS
-        )
+        self.gradient_clip_algorithm = gradient_clip_algorithm
         self.num_classes = len(class_names)
         self.batch_results: list[list[tuple[Tensor, Tensor, Tensor]]] = [[] for _ in SPLITS]
         self.test_confusion: dict[str, Tensor] = {}
         self._batches_this_epoch = 0
-
-    def forward(self, inputs: Tensor) -> Tensor:
-        return self.network(inputs)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())
@@ -101,8 +96,7 @@ class Classifier(LightningModule):
         self._batches_this_epoch = 0
         # Last epoch's numbers must not pass for this one's: an epoch that `trainer.max_steps` cuts short gets
         # no validation, and callbacks then find no metrics for it.
-        for key in [key for key in self.trainer.callback_metrics if key.split("/")[0] in ("train", "val")]:
-            del self.trainer.callback_metrics[key]
+        forget_metrics(self.trainer, ("train/", "val/"))
 
     def training_step(self, dataloader_iter: Iterator) -> None:
         """Lightning hands over its batch iterator (for the argument's name); each step takes what it trains."""
@@ -114,16 +108,12 @@ class Classifier(LightningModule):
         # Under DDP every rank must take the same number of batches per step, so only one process watches time.
         deadline = time.perf_counter() + STEP_SECONDS if trainer.world_size == 1 else float("inf")
         optimizer = self.optimizers()
-        # The step counter behind `trainer.global_step` (and `trainer.max_steps`), which LightningOptimizer.step
-        # advances in manual optimization.
-        steps = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
         first_step, trained = trainer.global_step, 0
         for batch, _, _ in dataloader_iter:
             batch_loss = self._step(batch, TRAIN)
             if direct:
                 self._optimizer_step_directly(optimizer.optimizer, batch_loss)
-                steps.increment_ready()
-                steps.increment_completed()
+                count_optimizer_step(trainer)
             else:  # Lightning's own path: DDP's gradient synchronization, mixed precision's gradient scaler
                 optimizer.zero_grad()
                 self.manual_backward(batch_loss)
@@ -134,8 +124,8 @@ class Classifier(LightningModule):
         self._check_finite(trained, first_step)
 
     def _optimizer_step_directly(self, optimizer: torch.optim.Optimizer, batch_loss: Tensor) -> None:
-        """What Lightning's path does for one device in full precision, without its hooks (which cost about a
-        tenth of a millisecond per step here, a seventh of a step of the digits MLP)."""
+        """What Lightning's path does for one device in full precision, without its per-step hooks (which cost
+        as much as a whole step of the small networks this template is for)."""
         optimizer.zero_grad()
         batch_loss.backward()
         self._clip_gradients(optimizer)
@@ -190,12 +180,9 @@ class Classifier(LightningModule):
         return {f"{split}/loss": loss_sum / total, f"{split}/acc": counts.trace() / total}
 
     def _report(self, splits: list[str]) -> None:
-        """Hands the epoch's metrics to the callbacks (early stopping, checkpoints, history) and loggers through
-        `trainer.callback_metrics`, where `self.log` would put them: `self.log` costs about a millisecond per
-        value here, a tenth of an epoch of the digits MLP."""
-        metrics = self.trainer.callback_metrics
+        """The epoch's metrics to the callbacks (early stopping, checkpoints, history) and loggers."""
         for split in splits:
-            metrics.update(self._epoch_metrics(split))
+            publish_metrics(self.trainer, self._epoch_metrics(split))
 
     def on_validation_epoch_end(self):
         # Validation closes each training epoch, so the training metrics are complete here too.

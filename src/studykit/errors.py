@@ -11,6 +11,16 @@ class ConfigError(ValueError):
         return ConfigError(f"{group}.{self.key}", self.value, self.accepted)
 
 
+def is_int(value) -> bool:
+    """An integer, and not a bool (which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    """An integer or a float, and not a bool."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def require_choice(key: str, value: str, choices) -> str:
     if value not in choices:
         raise ConfigError(key, value, "accepted: " + ", ".join(sorted(choices)))
@@ -18,20 +28,20 @@ def require_choice(key: str, value: str, choices) -> str:
 
 
 def require_int_at_least(key: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if not is_int(value) or value < minimum:
         raise ConfigError(key, value, f"must be an integer >= {minimum}")
     return value
 
 
 def require_fraction(key: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+    if not is_number(value) or not 0 < value < 1:
         raise ConfigError(key, value, "must be a number strictly between 0 and 1")
     return float(value)
 
 
 def require_rate(key: str, value) -> float:
     """A rate such as dropout: a number in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+    if not is_number(value) or not 0 <= value < 1:
         raise ConfigError(key, value, "must be a number in [0, 1)")
     return float(value)
 

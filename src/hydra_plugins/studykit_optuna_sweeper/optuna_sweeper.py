@@ -1,6 +1,6 @@
 """Hydra sweeper over a current Optuna (ask and tell), `hydra/sweeper=optuna_study`; Hydra finds plugins only in
 the `hydra_plugins` package, and imports them at every start, so Optuna is imported only when a search runs.
-The study lives in the sweep dir, so the same command continues it (see studykit.optuna_study); each trial runs
+The study lives in the sweep dir, so the same command continues it (see studykit.search.optuna_study); each trial runs
 as a Hydra job through the configured launcher, `n_jobs` at a time."""
 
 import logging
@@ -13,10 +13,10 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig, OmegaConf
 
-from studykit import files, locks
 from studykit.errors import ConfigError, require_choice, require_int_at_least
-from studykit.failures import FAILURE_FILE
-from studykit.results import NOT_SETTINGS
+from studykit.outputs.settings import NOT_SETTINGS
+from studykit.run import files, locks
+from studykit.run.failures import FAILURE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,17 @@ class OptunaSweeper(Sweeper):
         """Runs trials until `n_trials` count; a bad setting or a sweep dir in use is one line, exit status 2."""
         try:
             self._search(arguments)
-        except (ConfigError, locks.DirInUse) as error:  # as the checks before Hydra report (studykit.preflight)
+        except (
+            ConfigError,
+            locks.DirInUse,
+        ) as error:  # as the checks before Hydra report (studykit.config.command_line)
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
 
     def _search(self, arguments: list[str]) -> None:
         import optuna
 
-        from studykit import optuna_study
+        from studykit.search import optuna_study
 
         require_choice("hydra.sweeper.objective", self.objective, optuna_study.OBJECTIVES)
         require_int_at_least("hydra.sweeper.n_trials", self.n_trials, 1)
@@ -100,7 +103,7 @@ class OptunaSweeper(Sweeper):
 
     def _launch(self, trials: list, fixed: list[str]) -> list[JobReturn]:
         """One launch per run of consecutive job numbers (a retried trial keeps its old job number)."""
-        from studykit import optuna_study
+        from studykit.search import optuna_study
 
         jobs = []
         for trial in trials:
@@ -121,7 +124,7 @@ class OptunaSweeper(Sweeper):
     def _tell(self, study, trial, result: JobReturn) -> None:
         from optuna.trial import TrialState
 
-        from studykit import optuna_study
+        from studykit.search import optuna_study
 
         summary = result.return_value if result.status == JobStatus.COMPLETED else None
         name = f"trial {trial.number} ({', '.join(f'{k}={v}' for k, v in trial.params.items())})"
@@ -144,7 +147,7 @@ class OptunaSweeper(Sweeper):
         """optimization_results.yaml: the best trial and how many trials ended how."""
         from collections import Counter
 
-        from studykit import optuna_study
+        from studykit.search import optuna_study
 
         states = Counter(trial.state.name.lower() for trial in study.get_trials(deepcopy=False))
         results = {"study_name": self.study_name, "storage": str(self.storage), "objective": self.objective}

@@ -6,7 +6,7 @@ from pathlib import Path
 from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only
 
-from studykit import files
+from studykit.run import files
 
 
 class ConfusionImages(Callback):
@@ -18,8 +18,8 @@ class ConfusionImages(Callback):
 
     @rank_zero_only
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        from studykit.confusion import confusion_figure  # matplotlib: only testing draws
-        from studykit.pictures import pixels, to_tensorboard, write_png
+        from studykit.outputs.confusion_figure import confusion_figure  # matplotlib: only testing draws
+        from studykit.outputs.pictures import pixels, to_tensorboard, write_png
 
         class_names = pl_module.hparams.class_names
         for split, counts in pl_module.test_confusion.items():

@@ -15,9 +15,10 @@ from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
-from studykit import files
 from studykit.callbacks.epoch_history import history_rows
 from studykit.errors import require_int_at_least
+from studykit.models.eval_mode import eval_mode
+from studykit.run import files
 
 FRAMES = "decision_surface"
 
@@ -48,7 +49,7 @@ class DecisionSurface(Callback):
         epoch = len(history_rows(trainer))
         if epoch and self._drawn_epoch != epoch:
             self.draw(trainer, pl_module, epoch)
-        from studykit.pictures import gif
+        from studykit.outputs.pictures import gif
 
         frames = sorted((self.directory / FRAMES).glob("epoch_*.png"))
         frames = [path.read_bytes() for path in frames if int(path.stem.split("_")[1]) <= epoch]
@@ -56,7 +57,11 @@ class DecisionSurface(Callback):
             files.write_bytes(self.directory / f"{FRAMES}.gif", gif(frames, self.seconds_per_frame))
 
     def draw(self, trainer: Trainer, pl_module: LightningModule, epoch: int) -> None:
-        from studykit.pictures import pixels, to_tensorboard, write_png  # matplotlib: only for data this callback draws
+        from studykit.outputs.pictures import (  # matplotlib: only for data this callback draws
+            pixels,
+            to_tensorboard,
+            write_png,
+        )
 
         points, labels = trainer.datamodule.splits["train"]
         limit = math.ceil(2 * 1.05 * points.abs().max().item()) / 2  # the square [-limit, limit]², in halves
@@ -73,14 +78,9 @@ class DecisionSurface(Callback):
 
 
 def last_class_probability(network: torch.nn.Module, inputs: Tensor) -> Tensor:
-    """In eval mode, without gradients; a network with one output gives the sigmoid of it."""
-    training = network.training
-    network.eval()
-    try:
-        with torch.no_grad():
-            logits = network(inputs)
-    finally:
-        network.train(training)
+    """A network with one output gives the sigmoid of it."""
+    with eval_mode(network):
+        logits = network(inputs)
     return logits.sigmoid()[:, 0] if logits.shape[-1] == 1 else logits.softmax(-1)[:, -1]
 
 

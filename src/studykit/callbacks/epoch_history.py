@@ -14,7 +14,8 @@ from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.utilities import rank_zero_only
 
-from studykit import files
+from studykit.outputs.metrics import logged_name
+from studykit.run import files
 
 COLUMNS = ("epoch", "seconds", "train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -66,7 +67,7 @@ class EpochHistory(Callback):
         if "val/loss" not in metrics:
             return
         row = {"epoch": trainer.current_epoch + 1, "seconds": round(self._timer.time_elapsed("train"), 4)}
-        row |= {column: float(metrics[column.replace("_", "/")]) for column in COLUMNS[2:]}
+        row |= {column: float(metrics[logged_name(column)]) for column in COLUMNS[2:]}
         self.rows.append(row)
         self._log(trainer, row)
         self._file.append(self._csv([row], header=False))

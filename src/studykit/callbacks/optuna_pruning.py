@@ -6,13 +6,14 @@ search, or without a pruner, it only reports, or does nothing."""
 from lightning import Callback, LightningModule, Trainer
 
 from studykit.callbacks.epoch_history import history_rows
+from studykit.outputs.metrics import logged_name
 
 
 class OptunaPruning(Callback):
     def __init__(self, objective: str, pruner=None):
         """`objective`: a per-epoch metric as metrics.json names it (`val_acc`); `pruner`: an Optuna pruner, or
         None to report without pruning."""
-        self.column, self.metric = objective, objective.replace("_", "/", 1)
+        self.column, self.metric = objective, logged_name(objective)
         self.pruner = pruner
         self.pruned_at_epoch: int | None = None
         self._trial = None
@@ -20,7 +21,7 @@ class OptunaPruning(Callback):
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        from studykit.optuna_study import job_trial
+        from studykit.search.optuna_study import job_trial
 
         self._trial = job_trial(self.pruner)
         if self._trial is None:

@@ -14,8 +14,9 @@ import torch
 from lightning import LightningModule, Trainer
 from lightning.pytorch.callbacks import Checkpoint
 
-from studykit import files
-from studykit.errors import ConfigError, require_choice
+from studykit.errors import ConfigError
+from studykit.lightning_internals import full_checkpoint
+from studykit.run import files
 
 # What best.ckpt needs from a full checkpoint: what testing, eval.py and the networks' own loading read.
 NOT_IN_BEST = ("optimizer_states", "lr_schedulers", "callbacks", "loops")
@@ -25,11 +26,7 @@ class PeriodicCheckpoint(Checkpoint):
     def __init__(self, dirpath: str, monitor: str = "val/loss", mode: str = "min", save_every_seconds: float = 10):
         self.dirpath = Path(dirpath)
         self.monitor = monitor
-        self.mode = require_choice("mode", mode, ("min", "max"))
-        if isinstance(save_every_seconds, bool) or not isinstance(save_every_seconds, (int, float)):
-            raise ConfigError("save_every_seconds", save_every_seconds, "must be a number of seconds >= 0")
-        if save_every_seconds < 0:
-            raise ConfigError("save_every_seconds", save_every_seconds, "must be a number of seconds >= 0")
+        self.mode = mode
         self.save_every_seconds = save_every_seconds
         self.best_score: float | None = None
         self.best_epoch = 0
@@ -40,12 +37,13 @@ class PeriodicCheckpoint(Checkpoint):
         self._last_save = time.monotonic()
 
     @property
-    def best_path(self) -> Path:
-        return self.dirpath / "best.ckpt"
+    def best_model_path(self) -> str:
+        """As Lightning's ModelCheckpoint names it."""
+        return str(self.dirpath / "best.ckpt")
 
     @property
-    def last_path(self) -> Path:
-        return self.dirpath / "last.ckpt"
+    def last_model_path(self) -> str:
+        return str(self.dirpath / "last.ckpt")
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._last_save = time.monotonic()
@@ -87,14 +85,14 @@ class PeriodicCheckpoint(Checkpoint):
 
     def save(self, trainer: Trainer) -> None:
         """best.ckpt first, then last.ckpt: a last.ckpt on disk always comes with a best.ckpt at least as new."""
-        checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+        checkpoint = full_checkpoint(trainer)
         best = {key: value for key, value in checkpoint.items() if key not in NOT_IN_BEST}
         if self.best_weights is not None:
             best |= {"state_dict": self.best_weights, "epoch": self.best_epoch - 1}
         if trainer.is_global_zero:
             files.make_dir(self.dirpath)
-            files.torch_save(best, self.best_path)
-            files.torch_save(checkpoint, self.last_path)
+            files.torch_save(best, Path(self.best_model_path))
+            files.torch_save(checkpoint, Path(self.last_model_path))
         trainer.strategy.barrier("PeriodicCheckpoint.save")
         self._last_save = time.monotonic()
 

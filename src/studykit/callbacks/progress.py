@@ -14,7 +14,7 @@ from lightning import LightningModule, Trainer
 from lightning.pytorch.callbacks import ProgressBar
 
 from studykit.callbacks.optuna_pruning import pruned_at_epoch
-from studykit.results import SPLITS
+from studykit.outputs.metrics import SPLITS
 
 WIDTH = 20  # characters of the bar itself
 KERAS_NAMES = (("loss", "train/loss"), ("acc", "train/acc"), ("val_loss", "val/loss"), ("val_acc", "val/acc"))

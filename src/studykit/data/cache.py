@@ -1,12 +1,12 @@
 """A processed copy of a data set as tensors in one file, rebuilt when its source files change."""
 
-import contextlib
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from studykit.run import files
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +18,8 @@ def source_signature(paths: list[Path]) -> list[list]:
 def cached(path: Path | None, sources: list[Path], build: Callable[[], dict]) -> dict:
     """`build()`'s dict of tensors (and plain values), read from `path` when it was built from the same `sources`.
 
-    The file is loaded with `weights_only=True` (tensors and plain containers only) and written through a
-    temporary name, so an interrupted write never leaves a truncated cache. `path=None` turns caching off.
+    The file is loaded with `weights_only=True` (tensors and plain containers only) and written whole or not at
+    all. `path=None` turns caching off.
     """
     if path is None:
         return build()
@@ -33,13 +33,9 @@ def cached(path: Path | None, sources: list[Path], build: Callable[[], dict]) ->
         except Exception as error:  # a damaged cache is only a slower start
             log.warning(f"warning: ignoring unreadable cache {path}: {error}")
     data = build()
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"signature": signature, "data": data}, partial)
-        os.replace(partial, path)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
+        files.make_dir(path.parent)
+        files.torch_save({"signature": signature, "data": data}, path)
+    except files.OutputError as error:
         log.warning(f"warning: could not write the cache {path} ({error}); the files will be parsed again next run")
     return data

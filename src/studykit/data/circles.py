@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from studykit.data.in_memory import InMemoryDataModule, require_split_fractions, three_way_split
-from studykit.errors import ConfigError, require_fraction, require_int_at_least
+from studykit.errors import ConfigError, is_number, require_fraction, require_int_at_least
 
 
 class CirclesDataModule(InMemoryDataModule):
@@ -28,7 +28,7 @@ class CirclesDataModule(InMemoryDataModule):
     ):
         super().__init__(batch_size, eval_batch_size, seed, device)
         self.n_samples = require_int_at_least("n_samples", n_samples, 1)
-        if isinstance(noise, bool) or not isinstance(noise, int | float) or noise < 0:
+        if not is_number(noise) or noise < 0:
             raise ConfigError("noise", noise, "must be a number >= 0 (the standard deviation of the jitter)")
         self.noise = float(noise)
         self.factor = require_fraction("factor", factor)  # the inner circle's radius, the outer one's being 1

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from studykit.data.tensor_batches import Batch, TensorBatches
 from studykit.errors import ConfigError, require_choice, require_fraction, require_int_at_least
-from studykit.results import SPLITS
+from studykit.outputs.metrics import SPLITS
 
 DEVICES = ("cpu", "cuda", "auto")
 

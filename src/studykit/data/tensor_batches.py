@@ -6,13 +6,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from studykit.run.ranks import rank_in_process_group
+
 Batch = tuple[Tensor, Tensor]
-
-
-def _rank_and_world_size() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 class TensorBatches:
@@ -36,7 +32,7 @@ class TensorBatches:
         self.batch_size, self.order, self.transform = batch_size, order, transform
 
     def __len__(self) -> int:
-        _, world_size = _rank_and_world_size()
+        _, world_size = rank_in_process_group()
         return math.ceil(math.ceil(len(self.targets) / world_size) / self.batch_size)
 
     def __iter__(self):
@@ -46,7 +42,7 @@ class TensorBatches:
         else:
             indices = torch.arange(count)
         indices = indices.to(self.targets.device)
-        rank, world_size = _rank_and_world_size()
+        rank, world_size = rank_in_process_group()
         if world_size == 1:
             chunks = indices.split(self.batch_size)
         else:

@@ -11,11 +11,12 @@ from torch import Tensor, nn
 from studykit.errors import ConfigError, require_choice, require_int_at_least, require_rate
 from studykit.models.activations import make_activation
 from studykit.models.initialization import initialize
+from studykit.models.network import Network
 
 POOLINGS = ("max", "avg", "none", "stride")
 
 
-class ConvNet(nn.Module):
+class ConvNet(Network):
     input_kinds = ("images",)
 
     def __init__(
@@ -63,7 +64,7 @@ class ConvNet(nn.Module):
         if dropout:
             dense.append(nn.Dropout(dropout))
         dense.append(nn.Linear(hidden, num_classes))
-        self.classifier = nn.Sequential(*dense)
+        self.head = nn.Sequential(*dense)
         initialize(self, init)
 
     def _feature_shape(self, input_shape: tuple[int, ...], pooling: str, pool_size: int) -> torch.Size:
@@ -83,4 +84,4 @@ class ConvNet(nn.Module):
         return shape
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.classifier(self.features(images))
+        return self.head(self.features(images))

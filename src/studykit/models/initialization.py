@@ -16,6 +16,7 @@ def initialize(network: nn.Module, scheme: str) -> None:
     for module in network.modules():
         if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             nn.init.xavier_uniform_(module.weight)
-            nn.init.zeros_(module.bias)
+            if module.bias is not None:  # a layer built with bias=False (before a normalization) has none
+                nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
             nn.init.uniform_(module.weight, -0.05, 0.05)

@@ -14,11 +14,12 @@ from torch import Tensor, nn
 from studykit.errors import ConfigError, require_choice, require_int_at_least, require_rate
 from studykit.models.activations import make_activation
 from studykit.models.initialization import initialize
+from studykit.models.network import Network
 
 OUTPUT_ACTIVATIONS = ("none", "sigmoid")
 
 
-class MLP(nn.Module):
+class MLP(Network):
     input_kinds = ("features", "images")
 
     def __init__(

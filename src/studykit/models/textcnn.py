@@ -10,9 +10,10 @@ from torch import Tensor, nn
 from studykit.errors import ConfigError, require_int_at_least, require_rate
 from studykit.models.activations import make_activation
 from studykit.models.initialization import initialize
+from studykit.models.network import Network
 
 
-class TextCNN(nn.Module):
+class TextCNN(Network):
     input_kinds = ("tokens",)
 
     def __init__(
@@ -41,7 +42,7 @@ class TextCNN(nn.Module):
         if conv and length // pool_size == 0:
             raise ConfigError("pool_size", pool_size, f"must be at most the text length data.max_len={length}")
         self.embedding = nn.Embedding(vocab_size, embed_dim)
-        self.conv = conv
+        self.convolve = conv
         if conv:
             self.features = nn.Sequential(
                 nn.Conv1d(embed_dim, filters, kernel_size, padding="same"),
@@ -56,12 +57,12 @@ class TextCNN(nn.Module):
         if dropout:
             dense.append(nn.Dropout(dropout))
         dense.append(nn.Linear(hidden, outputs))
-        self.classifier = nn.Sequential(*dense)
+        self.head = nn.Sequential(*dense)
         initialize(self, init)
 
     def forward(self, ids: Tensor) -> Tensor:
         vectors = self.embedding(ids)  # (N, length, embed_dim)
-        if self.conv:
+        if self.convolve:
             # Conv1d wants channels first; back to (N, length, filters) so the flattening order is Keras'.
             vectors = self.features(vectors.transpose(1, 2)).transpose(1, 2)
-        return self.classifier(vectors)
+        return self.head(vectors)

@@ -9,7 +9,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from studykit.failures import FAILURE_FILE
+from studykit.run.failures import FAILURE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ class SweepEnd(Callback):
             from studykit.report.write import write_report  # matplotlib and TensorBoard: only when a sweep ends
 
             try:
-                log.info(write_report(sweep_dir).summary)
+                log.info(write_report(sweep_dir))
             except Exception as error:  # the runs are done and saved; a failed report must not hide that
                 log.error(f"the sweep report could not be written: {type(error).__name__}: {error}")
         failed = sorted(sweep_dir.glob(f"*/{FAILURE_FILE}"))

@@ -9,8 +9,8 @@ import torch
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from studykit.confusion import confusion_figure
-from studykit.pictures import pixels, write_png
+from studykit.outputs.confusion_figure import confusion_figure
+from studykit.outputs.pictures import pixels, write_png
 from studykit.report.runs import Run
 
 

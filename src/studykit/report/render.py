@@ -61,7 +61,7 @@ def headline(rows: list[dict], best: Run | None, keys: list[str]) -> str:
         return f"{len(rows)} runs, none finished" + (f" ({pruned} pruned)." if pruned else ".")
     metrics = best.metrics
     settings = " ".join(f"{key}={best.settings.get(key)}" for key in keys)
-    job = best.name.split("_")[0] + (f" ({settings})" if settings else "")
+    job = str(best.number) + (f" ({settings})" if settings else "")
     return (
         f"{len(rows)} runs, {failed} not finished{f', {pruned} pruned' if pruned else ''}. Best by validation "
         f"accuracy: job {job}: "
@@ -99,7 +99,7 @@ def html_table(rows: list[dict], best_job: str | None) -> str:
 
 
 def html_page(sweep_dir: Path, rows: list[dict], best: Run | None, keys: list[str], pictures: dict, replicas) -> str:
-    best_job = best.name.split("_")[0] if best else None
+    best_job = str(best.number) if best else None
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Sweep report: {html.escape(sweep_dir.name)}</title>",

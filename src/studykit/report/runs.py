@@ -1,13 +1,14 @@
 """Reads a sweep directory: one record per job, from the files the job wrote (finished or not)."""
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from studykit.failures import FAILURE_FILE
-from studykit.results import METRICS_FILE, NOT_SETTINGS, read_metrics
+from studykit.outputs.metrics import HISTORY_FILE, METRICS_FILE, read_history, read_metrics
+from studykit.outputs.settings import NOT_SETTINGS
+from studykit.run.failures import FAILURE_FILE
+from studykit.run.job_names import job_number
 
 
 @dataclass
@@ -39,15 +40,13 @@ class Run:
 
     @property
     def number(self) -> int:
-        """The job number Hydra gave it (its dir name starts with it)."""
-        prefix = self.name.split("_")[0]
-        return int(prefix) if prefix.isdigit() else 0
+        return job_number(self.name)
 
 
 def job_directories(sweep_dir: Path) -> list[Path]:
     """The job dirs of a Hydra sweep (each holds `.hydra/overrides.yaml`), in job-number order."""
     jobs = [path.parent.parent for path in sweep_dir.glob("*/.hydra/overrides.yaml")]
-    return sorted(jobs, key=lambda path: (int(path.name.split("_")[0]) if path.name[0].isdigit() else 0, path.name))
+    return sorted(jobs, key=lambda path: (job_number(path.name), path.name))
 
 
 def read_run(directory: Path) -> Run:
@@ -66,18 +65,8 @@ def read_run(directory: Path) -> Run:
             run.error = "unfinished: no metrics.json (still running, killed, or crashed)"
         except ValueError as error:
             run.error = str(error)
-    run.history = read_history(directory / "history.csv")
+    run.history = read_history(directory / HISTORY_FILE)
     return run
-
-
-def read_history(path: Path) -> list[dict[str, float]]:
-    if not path.exists():
-        return []
-    try:
-        with path.open(newline="") as file:
-            return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
-    except (ValueError, TypeError):  # a row cut short by a kill: the curve is drawn without it
-        return []
 
 
 def varying_keys(runs: list[Run]) -> list[str]:

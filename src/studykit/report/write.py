@@ -4,13 +4,12 @@ import csv
 import io
 import statistics
 from pathlib import Path
-from typing import NamedTuple
 
-from studykit import files
+from studykit.outputs.metrics import METRICS
 from studykit.report import figures, render
 from studykit.report.runs import Run, job_directories, ranked, read_run, varying_keys
-from studykit.report.tensorboard import log_sweep
-from studykit.results import METRICS
+from studykit.report.tensorboard_text import log_sweep
+from studykit.run import files
 
 RUN_COLUMNS = ("params", "epochs", "best_epoch", "train_seconds", *METRICS)
 # The few columns shown where space is short (the terminal, TensorBoard's Text tab), after job and varying keys
@@ -18,13 +17,9 @@ SHORT_COLUMNS = ("val_acc", "test_acc", "train_seconds", "status", "best")
 FIGURES = "report"
 
 
-class Report(NamedTuple):
-    path: Path  # report.md
-    summary: str  # for the terminal: the runs as a table, the best named, where the report is
-
-
-def write_report(sweep_dir: Path) -> Report:
-    """Reads every job of `sweep_dir` and writes the report there."""
+def write_report(sweep_dir: Path) -> str:
+    """Reads every job of `sweep_dir` and writes the report there; returns what the terminal shows: the runs as a
+    table, the best named, where the report is."""
     runs = ranked([read_run(directory) for directory in job_directories(sweep_dir)])
     if not runs:
         raise FileNotFoundError(f"{sweep_dir} holds no Hydra jobs (no */.hydra/overrides.yaml)")
@@ -39,13 +34,13 @@ def write_report(sweep_dir: Path) -> Report:
     files.write_text(sweep_dir / "report.md", render.markdown(sweep_dir, rows, best, keys, pictures, replicas))
     files.write_text(sweep_dir / "report.html", render.html_page(sweep_dir, rows, best, keys, pictures, replicas))
     log_sweep(sweep_dir / FIGURES / "tensorboard", short_rows)
-    path = sweep_dir / "report.md"
-    summary = "\n".join([render.plain_table(short_rows), render.headline(rows, best, keys), f"report: {path}"])
-    return Report(path, summary)
+    return "\n".join(
+        [render.plain_table(short_rows), render.headline(rows, best, keys), f"report: {sweep_dir / 'report.md'}"]
+    )
 
 
 def row(run: Run, keys: list[str], best: bool) -> dict:
-    values = {"job": run.name.split("_")[0], **{key: run.settings.get(key, "") for key in keys}}
+    values = {"job": str(run.number), **{key: run.settings.get(key, "") for key in keys}}
     values |= {column: run.metrics.get(column, "") for column in RUN_COLUMNS} if run.finished else {}
     values |= {"best": "yes" if best else "", "status": run.status, "error": run.error}
     return values

@@ -23,6 +23,12 @@ def safe_name(text: str) -> str:
     return name
 
 
+def job_number(name: str) -> int:
+    """The number Hydra gave a sweep's job, from its dir name (`3_hidden=40` -> 3); 0 for a name without one."""
+    prefix = name.split("_")[0]
+    return int(prefix) if prefix.isdigit() else 0
+
+
 def job_name(number: int, overrides: ListConfig) -> str:
     """`<number>_<key>=<value>,...` for the overrides whose keys the sweep varies (all of them when that is not
     known), keys by their last part unless that would be ambiguous."""

@@ -11,9 +11,10 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from studykit import files
 from studykit.errors import ConfigError, DataError, TrainingDiverged
-from studykit.locks import DirInUse, process_rank
+from studykit.run import files
+from studykit.run.locks import DirInUse
+from studykit.run.ranks import process_rank
 
 FAILURE_FILE = "failure.txt"
 # Failures whose message says all there is to say: a bad setting, bad data, a diverging loss, a full disk.

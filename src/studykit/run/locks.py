@@ -7,7 +7,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from studykit import files
+from studykit.run import files
+from studykit.run.ranks import process_rank
 
 try:
     import fcntl
@@ -15,13 +16,6 @@ except ImportError:  # Windows: no advisory locks, dirs are not guarded
     fcntl = None
 
 _held: dict[Path, int] = {}
-RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")  # in the order Lightning reads them
-
-
-def process_rank() -> int:
-    """This process's rank as distributed launchers announce it (0 outside distributed runs); read from the
-    environment, as Lightning does, because it is needed before Lightning is imported."""
-    return next((int(os.environ[name]) for name in RANK_VARIABLES if name in os.environ), 0)
 
 
 class DirInUse(RuntimeError):

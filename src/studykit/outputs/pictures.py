@@ -8,12 +8,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from studykit import files
+from studykit.run import files
 
 
 def pixels(figure: Figure) -> np.ndarray:
     """The figure drawn once, as `(height, width, 3)` uint8 RGB: written as PNG and sent to TensorBoard alike
-    (each of savefig and TensorBoard's add_figure would draw it again, a tenth of a second each)."""
+    (savefig and TensorBoard's add_figure would each draw it again)."""
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()

@@ -1,33 +1,12 @@
-"""What a run reports about itself: its final metrics, hardware and size (metrics.json), and its settings."""
+"""The settings that tell runs apart (the HParams row, the report's columns) and what a run is called there."""
 
-import platform
 from pathlib import Path
 
-import torch
-from lightning import Trainer
 from omegaconf import DictConfig, OmegaConf
-from torch import nn
-
-from studykit.results import METRICS, NOT_SETTINGS
 
 USUAL = ("optimizer.lr", "data.batch_size", "seed")  # besides the data, model and optimizer chosen
-
-
-def final_metrics(trainer: Trainer) -> dict[str, float]:
-    """`train_loss`, `train_acc`, ... `test_acc` of the tested checkpoint, from the test stage's metrics."""
-    return {metric: float(trainer.callback_metrics[metric.replace("_", "/")]) for metric in METRICS}
-
-
-def hardware(trainer: Trainer) -> str:
-    """What the run trained on, for results tables: the GPU's name, or the CPU's architecture and threads."""
-    device = trainer.strategy.root_device
-    if device.type == "cuda":
-        return f"{trainer.world_size} x {torch.cuda.get_device_name(device)}"
-    return f"CPU {platform.machine()}, torch threads: {torch.get_num_threads()}"
-
-
-def parameter_count(network: nn.Module) -> int:
-    return sum(parameter.numel() for parameter in network.parameters())
+# Overrides that say where or how a run was made rather than which variant it is.
+NOT_SETTINGS = ("hydra.", "paths.", "callbacks.progress_bar.", "ckpt_path", "threads", "report")
 
 
 def settings(cfg: DictConfig, choices: dict, overrides: list[str]) -> dict:

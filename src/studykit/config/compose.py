@@ -10,7 +10,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
-PROJECT_ROOT = Path(os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[2])))
+PROJECT_ROOT = Path(os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[3])))
 CONFIGS = PROJECT_ROOT / "configs"
 
 

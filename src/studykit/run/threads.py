@@ -18,6 +18,8 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from studykit.models.eval_mode import eval_mode
+
 FLOPS_PER_THREAD = 20e6
 BUSY = 0.5  # a core counts as taken when other processes keep it busy more than this share of the time
 
@@ -31,16 +33,19 @@ def prepare_torch() -> None:
 
 
 def forward_flops(network: nn.Module, example: Tensor) -> int:
-    """Floating-point operations of one forward pass over `example` (a batch of any size), counted in eval mode
-    so that no dropout draws from the random stream the training run will use."""
-    training = network.training
-    network.eval()
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            network(example)
-    finally:
-        network.train(training)
+    """Floating-point operations of one forward pass over `example` (a batch of any size)."""
+    with eval_mode(network), FlopCounterMode(display=False) as counter:
+        network(example)
     return counter.get_total_flops()
+
+
+def threads_for_run(network: nn.Module, datamodule, trainer, launcher: DictConfig) -> int:
+    """The thread rule for this run: the forward work of one training batch of `datamodule` (its splits
+    loaded), shared among the job's training processes on this machine (DDP ranks on CPUs)."""
+    example, _ = datamodule.transform(tuple(tensor[:1] for tensor in datamodule.splits["train"]), training=False)
+    flops = forward_flops(network, example) * datamodule.batch_size
+    processes = trainer.num_devices if trainer.strategy.root_device.type == "cpu" else 1
+    return choose_threads(flops, launcher, processes)
 
 
 def choose_threads(flops_per_batch: float, launcher: DictConfig, processes: int = 1) -> int:

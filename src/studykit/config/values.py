@@ -5,8 +5,9 @@
 - every other key the command line sets against the kind of its default, composed with the same group
   choices (an integer for an integer, true or false for a boolean, ...); KINDS says which.
 
-Keys whose default is null must be in RULES: nothing else says what they accept. Ranges of the data and model
-keys are checked where they are used (the data modules and networks), with the same kind of line."""
+Keys whose default is null must be in RULES: nothing else says what they accept. Each rule has one home: a key
+in RULES is checked here only; the ranges of the other data and model keys are checked where they are used (the
+data modules and networks), with the same kind of line."""
 
 from collections.abc import Callable, Iterable
 
@@ -15,18 +16,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import OverrideType
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from studykit.compose import CONFIGS, compose_defaults
-from studykit.errors import ConfigError
+from studykit.config.compose import CONFIGS, compose_defaults
+from studykit.errors import ConfigError, is_int, is_number
 
 ABSENT = object()
-
-
-def is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def is_list(value, item: Callable[[object], bool]) -> bool:

@@ -2,7 +2,7 @@
 check anything: an unknown choice of a group (`optimizer=lion`, with the choices there are), a mistyped key
 (`model.hiden=10`, named with the closest existing keys), a log dir that cannot be written, and a run or sweep
 dir that another process is writing to (locked from here on). The values themselves are checked by the run
-(studykit.config_values), which records a bad one in its run dir."""
+(studykit.config.values), which records a bad one in its run dir."""
 
 import difflib
 import sys
@@ -11,9 +11,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, OmegaConf
 
-from studykit import files, locks
-from studykit.compose import CONFIGS, compose_defaults
+from studykit.config.compose import CONFIGS, compose_defaults
 from studykit.errors import ConfigError
+from studykit.run import files, locks
 
 DIR_KEYS = ("hydra.run.dir", "hydra.sweep.dir")
 
@@ -95,7 +95,7 @@ def _compose(config_name: str, overrides: list[Override]) -> DictConfig | None:
 
 def ddp_under_joblib(cfg: DictConfig, overrides: list[Override]) -> ConfigError | None:
     """Lightning starts a DDP job's other ranks by running the command line again, which a joblib worker has
-    not got (studykit.ddp_ranks)."""
+    not got (studykit.run.ranks)."""
     launcher = next((_first_value(item) for item in overrides if item.key_or_group == "hydra/launcher"), None)
     if launcher == "joblib" and "ddp" in str(OmegaConf.select(cfg, "trainer.strategy", default="")):
         return ConfigError(

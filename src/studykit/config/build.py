@@ -3,6 +3,7 @@
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
+from lightning import Trainer
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -10,6 +11,7 @@ from torch import nn
 from studykit.classifier import Classifier, OptimizerFactory
 from studykit.data.in_memory import InMemoryDataModule
 from studykit.errors import ConfigError, DataError
+from studykit.models.network import INPUT_KINDS, Network
 
 
 def build(group: str, node: DictConfig, **kwargs):
@@ -26,6 +28,13 @@ def build(group: str, node: DictConfig, **kwargs):
             settings = {key: value for key, value in OmegaConf.to_container(node).items() if not key.startswith("_")}
             raise ConfigError(group, settings, str(cause)) from None
         raise
+
+
+def build_trainer(cfg: DictConfig) -> Trainer:
+    """The trainer with the callbacks and loggers of `cfg` (each a node of `callbacks:` and `logger:`)."""
+    callbacks = [build(f"callbacks.{name}", node) for name, node in (cfg.get("callbacks") or {}).items()]
+    loggers = [build(f"logger.{name}", node) for name, node in cfg.logger.items()]
+    return build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers)
 
 
 def build_classifier(cfg: DictConfig) -> tuple[InMemoryDataModule, Classifier]:
@@ -56,9 +65,23 @@ def check_optimizer(optimizer: OptimizerFactory) -> None:
 
 
 def check_network_fits_data(model: DictConfig, datamodule: InMemoryDataModule) -> None:
-    """Sizes come from the data; what is left to get wrong is a network that cannot read this kind of data
-    (a ConvNet on 64 features, an MLP on word ids)."""
+    """Both sides of the contract between data and networks (studykit.models.network): a data module and a
+    network of the template's kinds, and a network that can read this kind of data (a ConvNet on 64 features,
+    an MLP on word ids cannot). The sizes come from the data."""
+    if not isinstance(datamodule, InMemoryDataModule):
+        raise ConfigError(
+            "data._target_",
+            type(datamodule).__name__,
+            "a data module must subclass studykit.data.in_memory.InMemoryDataModule",
+        )
     network = get_class(model._target_)
+    if not (isinstance(network, type) and issubclass(network, Network)) or not network.input_kinds:
+        raise ConfigError(
+            "model._target_",
+            model._target_,
+            "a network must subclass studykit.models.network.Network and list the kinds of input it reads in "
+            f"input_kinds (of {', '.join(INPUT_KINDS)})",
+        )
     if datamodule.input_kind not in network.input_kinds:
         raise ConfigError(
             "model",

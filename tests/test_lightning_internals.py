@@ -1,0 +1,28 @@
+"""The private Lightning internals the template relies on (all in studykit.lightning_internals) still exist and
+still do what the template needs, checked on a real trainer: a release that moves one fails here, by name,
+rather than silently in training."""
+
+import torch
+
+from conftest import train_in_process
+from studykit.config.build import build_trainer
+from studykit.config.compose import compose_run
+from studykit.lightning_internals import forget_metrics, publish_metrics
+
+
+def test_the_step_counter_and_the_checkpoint_dump_on_a_real_fit(tmp_path):
+    """`count_optimizer_step` drives `global_step` (so max_steps stops there); `full_checkpoint` is last.ckpt."""
+    train_in_process(tmp_path / "run", "trainer.max_steps=40", "data.batch_size=32")  # 34 batches an epoch
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 40
+    assert last["callbacks"] and last["optimizer_states"]
+
+
+def test_metrics_published_reach_callback_metrics_and_can_be_forgotten(tmp_path):
+    trainer = build_trainer(compose_run("train", [f"paths.log_dir={tmp_path}"], tmp_path / "run"))
+    publish_metrics(
+        trainer, {"val/loss": torch.tensor(0.5), "train/acc": torch.tensor(0.9), "test/acc": torch.tensor(1.0)}
+    )
+    assert float(trainer.callback_metrics["val/loss"]) == 0.5
+    forget_metrics(trainer, ("train/", "val/"))
+    assert list(trainer.callback_metrics) == ["test/acc"]
