@@ -1,5 +1,7 @@
 """Bad settings stop the run before training with one line naming the key, the value and what is accepted."""
 
+import os
+
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
@@ -37,6 +39,9 @@ CASES = {
     "data=imdb": "model='mlp' is invalid: MLP reads features or images, but data gives tokens of shape (500,)",
     "model.output_act=softmax": "model.output_act='softmax' is invalid: accepted: none, sigmoid",
     "optimizer.lr=-0.1": "optimizer.lr=-0.1 is invalid: must be a number > 0",
+    "optimizer.lr=inf": "optimizer.lr=inf is invalid: must be a number > 0",
+    "threads=1000": f"threads=1000 is invalid: must be null (the thread rule) or an integer from 1 to {os.cpu_count()} "
+    "(the cores here)",
     "optimizer=adadelta_keras optimizer.rho=2": "optimizer={'lr': 0.001, 'weight_decay': 0.0, "
     "'rho': 2, 'eps': 1e-07} is invalid: Invalid rho value: 2",
 }

@@ -153,7 +153,7 @@ def test_a_second_process_on_a_dir_in_use_stops_with_one_line_and_writes_nothing
         pass
 
 
-def test_a_relaunched_sweep_keeps_finished_jobs_finishes_others_and_fails_a_broken_checkpoint_alone(tmp_path):
+def test_a_relaunched_sweep_keeps_finished_jobs_finishes_others_and_retrains_a_broken_checkpoint(tmp_path):
     sweep = tmp_path / "sweep"
     arguments = ["-m", "model.hidden=10,20,30,40", "trainer.max_epochs=2", f"hydra.sweep.dir={sweep}"]
     assert run_script("train.py", *arguments, log_dir=tmp_path).returncode == 0
@@ -167,18 +167,21 @@ def test_a_relaunched_sweep_keeps_finished_jobs_finishes_others_and_fails_a_brok
 
     result = run_script("train.py", *arguments, log_dir=tmp_path)
     output = result.stdout + result.stderr
-    assert result.returncode == 1 and "Traceback" not in output
+    assert result.returncode == 0 and "Traceback" not in output
     assert ((kept / "metrics.json").read_bytes(), (kept / "metrics.json").stat().st_mtime_ns) == untouched
     assert "has finished already" in output
     assert read_json(corrupt / "metrics.json")["epochs"] == 2  # trained again
     assert "metrics.json is corrupt" in output and "training this run again" in output
     assert read_json(unfinished / "metrics.json")["epochs"] == 2 and "continuing from" in output
-    failure = (broken / "failure.txt").read_text()
-    assert failure.startswith("error: ckpt_path='last' is invalid: ") and f"{last} is not a readable" in failure
-    assert failure.rstrip().endswith("delete it to train this run from the start")
-    report = (sweep / "report.md").read_text()
-    assert "4 runs, 1 not finished" in report and "not a readable torch checkpoint" in report
-    assert "1 job(s) of the sweep failed" in output
+    # A truncated last.ckpt (a kill during its write on a file system without atomic renames): one line, and the
+    # job trains again from the start, its broken file kept aside.
+    assert f"warning: {last} is not a readable torch checkpoint" in output
+    assert "training this run from the start" in output
+    assert read_json(broken / "metrics.json")["epochs"] == 2 and not (broken / "failure.txt").exists()
+    assert len(read_history(broken / "history.csv")) == 2
+    assert last.with_name("last.ckpt.unreadable").is_file() and len(last.read_bytes()) > 1000
+    assert "4 runs, 0 not finished" in (sweep / "report.md").read_text()
+    assert "job(s) of the sweep failed" not in output
 
 
 def test_a_job_that_crashes_fails_alone_with_its_traceback_in_its_log(tmp_path):

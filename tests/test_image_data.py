@@ -202,3 +202,18 @@ def test_fashion_mnist_is_an_idx_data_set_of_its_own(tmp_path):
     confusion = read_json(run_dir / "confusion.json")
     assert confusion["class_names"][0] == "T-shirt/top" and confusion["class_names"][9] == "Ankle boot"
     assert sum(map(sum, confusion["counts"]["test"])) == 20
+
+
+@pytest.mark.parametrize("bad_label", [-1, 200])
+def test_a_cache_that_loads_but_holds_impossible_labels_is_rebuilt(tmp_path, caplog, bad_label):
+    tiny_mnist(tmp_path)
+    good = MNISTDataModule(data_dir=str(tmp_path), download=False).load_splits()
+    cache = tmp_path / "mnist" / "processed" / "mnist.pt"
+    content = torch.load(cache, weights_only=True)
+    content["data"]["train_labels"][5] = bad_label  # bytes changed inside the file; its sources did not change
+    torch.save(content, cache)
+    again = MNISTDataModule(data_dir=str(tmp_path), download=False).load_splits()
+    assert all(torch.equal(good[split][1], again[split][1]) for split in good)
+    problem = f"train_labels holds labels from {min(bad_label, 0)} to {max(bad_label, 9)}, not 0 to 9"
+    assert f"ignoring the damaged cache {cache} ({problem}); rebuilding it" in caplog.text
+    assert int(torch.load(cache, weights_only=True)["data"]["train_labels"].max()) == 9  # the rebuilt cache

@@ -238,3 +238,26 @@ class DashboardServer:
     def __exit__(self, *exc):
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+def test_a_journal_cut_mid_line_is_repaired_and_a_broken_line_is_named(tmp_path):
+    """Without a search around it: the study's journal as a kill during a write leaves it, then opened again."""
+    import optuna
+
+    from studykit.search.optuna_study import open_study
+
+    path = tmp_path / "optuna.journal"
+    settings = {"objective": "val_acc", "params": {"x": "interval(0, 1)"}, "overrides": []}
+    study = open_study(path, "search", "maximize", optuna.samplers.RandomSampler(seed=0), settings)
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"op_code": 4, "worker_id": "w", "trial_id": 2, "sta')  # cut mid-write
+    again = open_study(path, "search", "maximize", optuna.samplers.RandomSampler(seed=0), settings)
+    repaired = path.read_bytes()
+    assert repaired.startswith(whole) and b'"sta' not in repaired[len(whole) :] and len(again.trials) == 2
+    again.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)  # appends cleanly after the repair
+    assert len(open_study(path, "search", "maximize", None, settings).trials) == 3
+    lines = path.read_bytes().splitlines()
+    path.write_bytes(b"\n".join([*lines[:3], b"garbage", *lines[3:]]) + b"\n")
+    with pytest.raises(ConfigError, match=rf"line 4 of {path} is not an Optuna journal entry \(b'garbage'\)"):
+        open_study(path, "search", "maximize", None, settings)

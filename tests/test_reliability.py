@@ -98,6 +98,16 @@ def test_eval_reproduces_the_run_and_refuses_a_missing_checkpoint(default_run, t
     assert result.returncode == 2 and f"ckpt_path='{missing}' is invalid: no such file" in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("override", ["+data=mnist", "+model.hidden=10", "data=mnist", "+optimizer.lr=0.1"])
+def test_eval_refuses_what_it_cannot_apply_before_writing_anything(override, tmp_path):
+    key = override.lstrip("+").split("=")[0]
+    with pytest.raises(
+        ConfigError, match=rf"^{re.escape(key)}=.* is invalid: eval.py evaluates the checkpoint with its own"
+    ):
+        check("eval", ["ckpt_path=some.ckpt", override])
+    assert check("eval", ["ckpt_path=some.ckpt", "trainer.limit_test_batches=2", "paths.data_dir=/elsewhere"]) is None
+
+
 def test_different_seeds_give_different_splits_and_weights():
     from studykit.data.digits import DigitsDataModule
 

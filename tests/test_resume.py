@@ -22,10 +22,24 @@ def test_continue_from_a_checkpoint_in_a_new_run_dir(default_run, tmp_path):
     assert read_json(default_run / "metrics.json")["epochs"] == done  # the original run is untouched
 
 
-@pytest.mark.parametrize(("content", "reason"), [(None, "no such file"), (b"not a checkpoint", "not a readable")])
-def test_what_is_not_a_checkpoint_is_named(tmp_path, content, reason):
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "no such file"),
+        ("folder", "is a folder; give a .ckpt file"),
+        (b"not a checkpoint", "not a readable torch checkpoint \\(truncated, damaged, or another kind of file\\)$"),
+        (bytes(range(256)) * 3, "not a readable torch checkpoint \\(truncated"),
+        ("truncated", "not a readable torch checkpoint \\(truncated"),
+    ],
+)
+def test_what_is_not_a_checkpoint_is_named(tmp_path, default_run, content, reason):
     path = tmp_path / "some.ckpt"
-    if content is not None:
+    if content == "folder":
+        path.mkdir()
+    elif content == "truncated":
+        whole = (default_run / "checkpoints" / "last.ckpt").read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+    elif content is not None:
         path.write_bytes(content)
     with pytest.raises(ConfigError, match=f"ckpt_path='{path}' is invalid: {reason}"):
         read_run_config(str(path))

@@ -32,7 +32,7 @@ def check(config_name: str, args: list[str]) -> None:
         overrides = OverridesParser.create().parse_overrides([arg for arg in args if not arg.startswith("-")])
     except Exception:  # Hydra reports syntax errors in its own words
         return
-    error = unknown_choice(overrides)
+    error = unknown_choice(overrides) or beyond_eval(config_name, overrides)
     if error:
         raise error
     cfg = _compose(config_name, overrides)
@@ -104,6 +104,25 @@ def ddp_under_joblib(cfg: DictConfig, overrides: list[Override]) -> ConfigError 
             "DDP (trainer=ddp) runs one job at a time with all its ranks: use the default launcher, or "
             "hydra/launcher=slurm with one task per rank",
         )
+    return None
+
+
+def beyond_eval(config_name: str, overrides: list[Override]) -> ConfigError | None:
+    """eval.py rebuilds the run from the config inside its checkpoint: an override of anything else (`+data=mnist`,
+    `+model.hidden=10`) would be ignored while its run dir recorded it."""
+    if config_name != "eval":
+        return None
+    cfg = compose_defaults(config_name, ())
+    for override in overrides:
+        top = override.key_or_group.split(".")[0].split("/")[0]
+        if top != "hydra" and top not in cfg.keys():
+            taken = ", ".join(sorted(str(key) for key in cfg.keys() if key != "hydra"))
+            return ConfigError(
+                override.key_or_group,
+                _first_value(override) if override.is_sweep_override() else override.value(),
+                f"eval.py evaluates the checkpoint with its own run's data, model and settings (stored in it); it "
+                f"takes {taken}. To change the run, train again with src/train.py",
+            )
     return None
 
 

@@ -9,6 +9,8 @@ Keys whose default is null must be in RULES: nothing else says what they accept.
 in RULES is checked here only; the ranges of the other data and model keys are checked where they are used (the
 data modules and networks), with the same kind of line."""
 
+import math
+import os
 from collections.abc import Callable, Iterable
 
 import torch
@@ -20,6 +22,7 @@ from studykit.config.compose import CONFIGS, compose_defaults
 from studykit.errors import ConfigError, is_int, is_number
 
 ABSENT = object()
+CORES = os.cpu_count() or 1
 
 
 def is_list(value, item: Callable[[object], bool]) -> bool:
@@ -42,7 +45,10 @@ def accelerator_here(value) -> bool:
 # key: (accepts the value?, what is accepted)
 RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "seed": (lambda v: is_int(v) and 0 <= v < 2**32, "must be an integer in [0, 2**32)"),
-    "threads": (lambda v: v is None or is_int(v) and v >= 1, "must be null (the thread rule) or an integer >= 1"),
+    "threads": (
+        lambda v: v is None or is_int(v) and 1 <= v <= CORES,
+        f"must be null (the thread rule) or an integer from 1 to {CORES} (the cores here)",
+    ),
     "ckpt_path": (lambda v: v is None or isinstance(v, str), "must be null or the path of a checkpoint"),
     "verbose": (lambda v: isinstance(v, bool), "must be true or false"),
     "trainer.max_epochs": (no_limit_or_at_least_1, "must be an integer >= 1, or -1 for no limit"),
@@ -74,7 +80,7 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "classifier.batches_per_step": (lambda v: is_int(v) and v >= 1, "must be an integer >= 1"),
     "classifier.gradient_clip_val": (lambda v: v is None or is_number(v) and v > 0, "must be null or a number > 0"),
     "classifier.gradient_clip_algorithm": (lambda v: v in ("norm", "value"), "accepted: norm, value"),
-    "optimizer.lr": (lambda v: is_number(v) and v > 0, "must be a number > 0"),
+    "optimizer.lr": (lambda v: is_number(v) and 0 < v < math.inf, "must be a number > 0"),
     "optimizer.weight_decay": (lambda v: is_number(v) and v >= 0, "must be a number >= 0"),
     "model.hidden": (
         lambda v: (is_int(v) and v >= 1) or is_list(v, lambda width: is_int(width) and width >= 1),

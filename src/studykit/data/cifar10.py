@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from studykit.data.cache import cached
+from studykit.data.cache import cached, labelled_data_problem
 from studykit.data.images import ImageDataModule
 from studykit.data.sources import locate
 from studykit.errors import DataError
@@ -30,7 +30,12 @@ class CIFAR10DataModule(ImageDataModule):
         files = {name: (name,) for names in BATCHES.values() for name in names}
         paths = locate(files, directories, download_cifar10 if self.download else None)
         cache_path = root / "cifar10" / "processed" / "cifar10.pt" if self.cache else None
-        data = cached(cache_path, list(paths.values()), lambda: read_cifar10(paths))
+        data = cached(
+            cache_path,
+            list(paths.values()),
+            lambda: read_cifar10(paths),
+            problem=lambda data: labelled_data_problem(data, self.num_classes),
+        )
         return data["train_images"], data["train_labels"], data["test_images"], data["test_labels"]
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from studykit.data.cache import cached
+from studykit.data.cache import cached, labelled_data_problem
 from studykit.data.images import ImageDataModule
 from studykit.data.sources import locate
 from studykit.errors import DataError
@@ -43,7 +43,12 @@ class IDXDataModule(ImageDataModule):
         accepted = {name: (file, file + ".gz") for name, file in FILES.items()}
         paths = locate(accepted, [directory, torchvision_raw], self.download_files if self.download else None)
         cache_path = directory / "processed" / f"{self.folder}.pt" if self.cache else None
-        data = cached(cache_path, list(paths.values()), lambda: read_idx_set(paths, self.input_shape, self.num_classes))
+        data = cached(
+            cache_path,
+            list(paths.values()),
+            lambda: read_idx_set(paths, self.input_shape, self.num_classes),
+            problem=lambda data: labelled_data_problem(data, self.num_classes),
+        )
         return data["train_images"], data["train_labels"], data["test_images"], data["test_labels"]
 
     def download_files(self, folder: Path) -> None:

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from studykit.data import text
-from studykit.data.cache import cached
+from studykit.data.cache import cached, labelled_data_problem
 from studykit.data.in_memory import FileDataModule, carve_validation
 from studykit.data.sources import locate
 from studykit.errors import DataError, require_int_at_least
@@ -41,7 +41,14 @@ class IMDBDataModule(FileDataModule):
         paths = locate(files, [directory], download_imdb if self.download else None)
         name = f"tokens-vocab{self.vocab_size}-len{self.max_len}.pt"
         cache_path = directory / "processed" / name if self.cache else None
-        data = cached(cache_path, list(paths.values()), lambda: self._read(paths))
+        data = cached(
+            cache_path,
+            list(paths.values()),
+            lambda: self._read(paths),
+            problem=lambda data: labelled_data_problem(
+                {key: value for key, value in data.items() if key != "vocabulary"}, self.num_classes, self.vocab_size
+            ),
+        )
         self.vocabulary = data["vocabulary"]
         splits = carve_validation(data["train_ids"], data["train_labels"], self.val_fraction, self.seed)
         splits["test"] = (data["test_ids"], data["test_labels"])

@@ -1,6 +1,7 @@
 """Reading checkpoints written by src/train.py safely (tensors and plain data only, nothing executed), and
 choosing the one a run continues from."""
 
+import logging
 import pickle
 import zipfile
 from pathlib import Path
@@ -9,6 +10,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from studykit.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def resume_path(ckpt_path: str | None, output_dir: Path, cfg: DictConfig) -> str | None:
@@ -29,9 +32,15 @@ def resume_path(ckpt_path: str | None, output_dir: Path, cfg: DictConfig) -> str
         try:
             read_run_config(str(last))
         except ConfigError as error:
-            raise ConfigError(
-                "ckpt_path", "last", f"{last} is {error.accepted}; delete it to train this run from the start"
-            ) from None
+            if ckpt_path == "last":  # asked for by name: say so rather than start over
+                raise ConfigError(
+                    "ckpt_path", "last", f"{last} is {error.accepted}; delete it to train this run from the start"
+                ) from None
+            set_aside = last.with_name(f"{last.name}.unreadable")
+            last.replace(set_aside)
+            clear_previous_attempt(output_dir)
+            log.warning(f"warning: {last} is {error.accepted}; training this run from the start (kept as {set_aside})")
+            return None
         return str(last)
     stored = read_run_config(ckpt_path)
     for group in ("model", "data"):
@@ -51,13 +60,17 @@ def _settings(group: dict) -> dict:
 
 def read_run_config(path: str) -> dict:
     """The resolved run config stored in a checkpoint by `Classifier`."""
+    if Path(path).is_dir():
+        raise ConfigError("ckpt_path", path, "is a folder; give a .ckpt file from a run's checkpoints/ dir")
     if not Path(path).is_file():
         raise ConfigError("ckpt_path", path, "no such file; give a .ckpt from a run's checkpoints/ dir")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConfigError("ckpt_path", path, f"not a readable torch checkpoint ({reason})") from None
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError):
+        # torch's own messages suggest weights_only=False, which would run whatever a pickle names: not here.
+        raise ConfigError(
+            "ckpt_path", path, "not a readable torch checkpoint (truncated, damaged, or another kind of file)"
+        ) from None
     run_config = checkpoint.get("hyper_parameters", {}).get("run_config") if isinstance(checkpoint, dict) else None
     if not run_config:
         raise ConfigError("ckpt_path", path, "not a checkpoint written by src/train.py (it holds no run config)")

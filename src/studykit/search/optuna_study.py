@@ -7,6 +7,8 @@ trial it is from three environment variables (`TRIAL_VARIABLES`), which the swee
 `hydra.job.env_set`.
 """
 
+import json
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -27,6 +29,7 @@ STORAGE, STUDY, TRIAL = TRIAL_VARIABLES = ("STUDYKIT_OPTUNA_STORAGE", "STUDYKIT_
 JOB = "job"  # a trial's user attribute: the number of the job (and of its dir) it runs in
 FAILURE = "failure"  # a trial's user attribute: why its job failed
 SETTINGS = "settings"  # the study's user attribute: what its trials share, which a continuation must keep
+log = logging.getLogger(__name__)
 SPACE_SYNTAX = "choice(a, b), range(start, stop, step=s), interval(low, high), tag(log, interval(low, high))"
 
 
@@ -71,9 +74,38 @@ def distribution(key: str, text: str, sweep) -> BaseDistribution:
     raise ConfigError(key, text, f"accepted: {SPACE_SYNTAX}, or a fixed value")
 
 
+def check_journal(path: Path) -> None:
+    """A journal is JSON lines, appended one at a time. A last line cut short (a kill mid-write) is dropped, with
+    a warning, before anything appends after it (which would make it a broken line in the middle); a broken
+    line anywhere else is a `ConfigError` naming it, and the file is left as it is."""
+    if not path.is_file():
+        return
+    content = path.read_bytes()
+    if content and not content.endswith(b"\n"):
+        complete = content[: content.rfind(b"\n") + 1]
+        with open(path, "r+b") as journal_file:
+            journal_file.truncate(len(complete))
+        log.warning(
+            f"warning: {path}: dropped its last line, cut short by a kill during a write "
+            f"({len(content) - len(complete)} bytes); the trial it recorded is retried if it was not finished"
+        )
+        content = complete
+    for number, line in enumerate(content.splitlines(), start=1):
+        try:
+            json.loads(line)
+        except ValueError:
+            raise ConfigError(
+                "hydra.sweep.dir",
+                str(path.parent),
+                f"line {number} of {path} is not an Optuna journal entry ({line[:40]!r}); restore the file from a "
+                "copy, or give another hydra.sweep.dir",
+            ) from None
+
+
 def open_study(path: Path, name: str, direction: str, sampler, settings: dict) -> optuna.Study:
-    """The study `name` in the journal file `path`, created if new; one that exists must have been started
-    with the same `settings` (search space, objective, fixed overrides)."""
+    """The study `name` in the journal file `path` (checked first, see `check_journal`), created if new; one that
+    exists must have been started with the same `settings` (search space, objective, fixed overrides)."""
+    check_journal(path)
     study = optuna.create_study(
         storage=journal(path), study_name=name, direction=direction, sampler=sampler, load_if_exists=True
     )
