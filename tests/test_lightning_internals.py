@@ -11,7 +11,7 @@ from studykit.lightning_internals import forget_metrics, publish_metrics
 
 
 def test_the_step_counter_and_the_checkpoint_dump_on_a_real_fit(tmp_path):
-    """`count_optimizer_step` drives `global_step` (so max_steps stops there); `full_checkpoint` is last.ckpt."""
+    """`optimizer_step_counter` drives `global_step` (so max_steps stops there); `full_checkpoint` is last.ckpt."""
     train_in_process(tmp_path / "run", "trainer.max_steps=40", "data.batch_size=32")  # 34 batches an epoch
     last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["global_step"] == 40

@@ -23,7 +23,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
 from studykit.errors import TrainingDiverged
-from studykit.lightning_internals import count_optimizer_step, forget_metrics, publish_metrics
+from studykit.lightning_internals import forget_metrics, optimizer_step_counter, publish_metrics
 from studykit.outputs.metrics import SPLITS
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -108,12 +108,13 @@ class Classifier(LightningModule):
         # Under DDP every rank must take the same number of batches per step, so only one process watches time.
         deadline = time.perf_counter() + STEP_SECONDS if trainer.world_size == 1 else float("inf")
         optimizer = self.optimizers()
+        count_step = optimizer_step_counter(trainer)
         first_step, trained = trainer.global_step, 0
         for batch, _, _ in dataloader_iter:
             batch_loss = self._step(batch, TRAIN)
             if direct:
                 self._optimizer_step_directly(optimizer.optimizer, batch_loss)
-                count_optimizer_step(trainer)
+                count_step()
             else:  # Lightning's own path: DDP's gradient synchronization, mixed precision's gradient scaler
                 optimizer.zero_grad()
                 self.manual_backward(batch_loss)

@@ -4,16 +4,23 @@ pyproject.toml bounds Lightning below its next major version, and tests/test_lig
 when a minor release moves one of these (a failure there names the function to mend here).
 """
 
+from collections.abc import Callable
+
 from lightning import Trainer
 
 
-def count_optimizer_step(trainer: Trainer) -> None:
-    """Advances the counter behind `trainer.global_step` (and so `trainer.max_steps`) in manual optimization.
-    Public path: `optimizer.step()` through Lightning's `LightningOptimizer`, which advances it but runs its hooks
-    per batch; `Classifier` steps torch's optimizer directly on one device, so it counts the step here."""
-    counter = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
-    counter.increment_ready()
-    counter.increment_completed()
+def optimizer_step_counter(trainer: Trainer) -> Callable[[], None]:
+    """A function that advances the counter behind `trainer.global_step` (and so `trainer.max_steps`) in manual
+    optimization by one step. Public path: `optimizer.step()` through Lightning's `LightningOptimizer`, which
+    advances it but runs its hooks per batch; `Classifier` steps torch's optimizer directly on one device, so it
+    counts each step with this (looked up once per Lightning step, called per batch)."""
+    progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+
+    def count() -> None:
+        progress.increment_ready()
+        progress.increment_completed()
+
+    return count
 
 
 def publish_metrics(trainer: Trainer, metrics: dict) -> None:
