@@ -14,6 +14,7 @@ from pathlib import Path
 
 from studykit.config.compose import PROJECT_ROOT
 from studykit.report.write import write_report
+from studykit.run.files import OutputError
 
 
 def newest_sweep() -> Path:
@@ -32,7 +33,7 @@ def main() -> None:
         sys.exit(f"error: sweep={sweep} is not a directory")
     try:
         print(write_report(sweep))
-    except FileNotFoundError as error:
+    except (FileNotFoundError, OutputError) as error:
         sys.exit(f"error: {error}")
 
 

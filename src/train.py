@@ -24,7 +24,7 @@ import hydra
 import lightning
 from omegaconf import DictConfig
 
-from studykit.config.build import build_classifier, build_trainer
+from studykit.config.build import build_classifier, build_trainer, check_steps_reach_an_epoch
 from studykit.config.values import check_values
 from studykit.run.job_names import register_resolvers
 from studykit.run.quiet import quiet_lightning
@@ -47,6 +47,7 @@ def train(cfg: DictConfig) -> dict | None:
         lightning.seed_everything(cfg.seed, workers=True, verbose=False)
         datamodule, classifier = build_classifier(cfg)
         split_sizes = datamodule.split_sizes()
+        check_steps_reach_an_epoch(cfg, split_sizes["train"])
         ckpt_path = run.checkpoint_to_continue(cfg)  # before the loggers: it clears a killed attempt's events
         trainer = build_trainer(cfg)
         set_threads(cfg.threads or threads_for_run(classifier.network, datamodule, trainer, run.launcher))

@@ -40,6 +40,9 @@ CASES = {
     "model.output_act=softmax": "model.output_act='softmax' is invalid: accepted: none, sigmoid",
     "optimizer.lr=-0.1": "optimizer.lr=-0.1 is invalid: must be a number > 0",
     "optimizer.lr=inf": "optimizer.lr=inf is invalid: must be a number > 0",
+    "trainer.max_epochs=-1 trainer.max_steps=3": "trainer.max_steps=3 is invalid: it ends the run inside its first "
+    "epoch (34 batches), so no epoch is validated and there is no best checkpoint to test; give at least 34, or "
+    "trainer.limit_train_batches for shorter epochs",
     "threads=1000": f"threads=1000 is invalid: must be null (the thread rule) or an integer from 1 to {os.cpu_count()} "
     "(the cores here)",
     "optimizer=adadelta_keras optimizer.rho=2": "optimizer={'lr': 0.001, 'weight_decay': 0.0, "

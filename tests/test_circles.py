@@ -38,6 +38,11 @@ def test_the_decision_surface_is_drawn_as_it_trains(tmp_path):
     every = ["callbacks.decision_surface.every_n_epochs=10", "trainer.max_epochs=30"]
     summary = train_in_process(run_dir, "experiment=circles", *every)
     assert summary["params"] == 70 and len(read_history(run_dir / "history.csv")) == 30
+    # Drawing is not training: the frames' seconds are left out of train_seconds (and history's seconds).
+    states = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["callbacks"]
+    drawing = next(state["seconds_drawing"] for key, state in states.items() if key.startswith("DecisionSurface"))
+    timer = next(state["time_elapsed"]["train"] for key, state in states.items() if key.startswith("Timer"))
+    assert drawing > 0 and summary["train_seconds"] == round(timer - drawing, 4)
     frames = sorted(path.name for path in (run_dir / "decision_surface").iterdir())
     assert frames == ["epoch_0001.png", "epoch_0010.png", "epoch_0020.png", "epoch_0030.png"]
     animation = Image.open(io.BytesIO((run_dir / "decision_surface.gif").read_bytes()))

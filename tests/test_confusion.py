@@ -40,3 +40,14 @@ def test_figure_names_the_accuracy_prints_two_decimals_and_leaves_zero_cells_bla
     image = pixels(figure)
     assert image.ndim == 3 and image.shape[2] == 3 and image.dtype.name == "uint8"
     assert png(image)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_two_class_title_fits_the_picture():
+    from studykit.outputs.pictures import pixels
+
+    figure = confusion_figure(torch.tensor([[40, 3], [5, 52]]), ["outer", "inner"], "test (normalized)")
+    figure.set_dpi(80)
+    image = pixels(figure)
+    title_band = image[: image.shape[0] // 5]  # the title's row, above the cells
+    assert (title_band[:, :3] == 255).all() and (title_band[:, -3:] == 255).all()  # no letter cut at an edge
+    assert (title_band < 128).any()  # and the title is there

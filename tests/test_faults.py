@@ -4,9 +4,12 @@ clear line, loses nothing finished, and the next run of the same command ends wh
 
 import contextlib
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -205,3 +208,95 @@ def test_the_final_test_can_be_cut_short(tmp_path):
     )
     counts = read_json(tmp_path / "run" / "confusion.json")["counts"]
     assert [sum(map(sum, counts[split])) for split in ("train", "val", "test")] == [200, 200, 200]
+
+
+def test_a_dir_that_holds_runs_refuses_other_settings_and_keeps_what_it_recorded(tmp_path):
+    """A finished run, or a sweep's jobs, re-run with other settings: one line naming the keys, nothing rewritten;
+    where a run reads or writes and how it shows progress may change."""
+    run_dir, sweep = tmp_path / "run", tmp_path / "sweep"
+    assert run_script("train.py", "trainer.max_epochs=3", f"hydra.run.dir={run_dir}", log_dir=tmp_path).returncode == 0
+    grid = ["-m", "model.hidden=10,20", "trainer.max_epochs=3", f"hydra.sweep.dir={sweep}"]
+    assert run_script("train.py", *grid, log_dir=tmp_path).returncode == 0
+    recorded = {
+        path: (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in [*run_dir.rglob("*.yaml"), *run_dir.glob("*.json"), *sweep.rglob("*.yaml"), *sweep.rglob("*.json")]
+    }
+
+    result = run_script("train.py", "trainer.max_epochs=7", f"hydra.run.dir={run_dir}", log_dir=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: hydra.run.dir='{run_dir}' is invalid: it holds a run made with other settings (trainer.max_epochs "
+        "3 then, 7 now); give the same settings to keep or continue it, or choose another dir"
+    ]
+    result = run_script("train.py", *grid[:2], "trainer.max_epochs=400", grid[3], log_dir=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: hydra.sweep.dir='{sweep}' is invalid: its job 0_hidden=10 holds a run made with ")
+    assert "(trainer.max_epochs 3 then, 400 now)" in line
+    result = run_script("train.py", *grid[:2], "model.act=tanh", *grid[2:], log_dir=tmp_path)
+    assert result.returncode == 2 and "(model.act relu then, tanh now)" in result.stderr
+    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in recorded} == recorded
+
+    same = run_script("train.py", "trainer.max_epochs=3", f"hydra.run.dir={run_dir}", "threads=1", log_dir=tmp_path)
+    assert same.returncode == 0 and "has finished already" in same.stdout + same.stderr
+
+
+def stop_with(signum: int, *args: str, log_dir: Path, after: str) -> tuple[int, str]:
+    """Start `src/train.py args` as a user would, send `signum` once `after` is in its output; its exit status
+    and output."""
+    output_path = log_dir / f"output-{time.monotonic_ns()}.txt"
+    environment = os.environ | {"LOG_DIR": str(log_dir), "HYDRA_FULL_ERROR": "0"}
+    with output_path.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "src" / "train.py"), *args],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while after not in output_path.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, output_path.read_text()[-3000:]
+            time.sleep(0.001)
+        process.send_signal(signum)
+        return process.wait(timeout=120), output_path.read_text()
+    finally:
+        process.kill()
+
+
+def test_sigterm_saves_the_epoch_under_way_and_the_same_command_ends_as_an_uninterrupted_run(tmp_path):
+    settings = ["trainer.max_epochs=150", "callbacks.early_stopping.patience=1000"]
+    # No periodic save: the checkpoint the run continues from is the one the signal asked for.
+    settings += ["callbacks.model_checkpoint.save_every_seconds=100000"]
+    run_dir = tmp_path / "run"
+    status, output = stop_with(
+        signal.SIGTERM, *settings, f"hydra.run.dir={run_dir}", log_dir=tmp_path, after="Epoch 5/"
+    )
+    assert status == 128 + signal.SIGTERM
+    (line,) = [line for line in output.splitlines() if line.startswith("error:")]
+    assert re.fullmatch(
+        r"error: stopped by SIGTERM after epoch (\d+); its checkpoint is saved: run the same command "
+        r"again to continue",
+        line,
+    )
+    epoch = int(re.search(r"after epoch (\d+)", line).group(1))
+    assert (run_dir / "failure.txt").read_text() == line + "\n" and not (run_dir / "metrics.json").exists()
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == epoch - 1
+    assert len(read_history(run_dir / "history.csv")) == epoch
+
+    again = run_script("train.py", *settings, f"hydra.run.dir={run_dir}", log_dir=tmp_path)
+    assert again.returncode == 0 and f"continuing from {run_dir / 'checkpoints' / 'last.ckpt'}" in again.stdout
+    whole = run_script("train.py", *settings, f"hydra.run.dir={tmp_path / 'whole'}", log_dir=tmp_path)
+    assert whole.returncode == 0
+    assert outcome(run_dir) == outcome(tmp_path / "whole") and not (run_dir / "failure.txt").exists()
+
+
+def test_sigint_ends_a_sweep_with_one_line_and_the_report_of_what_finished(tmp_path):
+    sweep = tmp_path / "sweep"
+    grid = ["-m", "model.hidden=10,20", "trainer.max_epochs=3000", "callbacks.early_stopping.patience=10000"]
+    status, output = stop_with(signal.SIGINT, *grid, f"hydra.sweep.dir={sweep}", log_dir=tmp_path, after="Epoch 5/")
+    assert status == 128 + signal.SIGINT and "Traceback" not in output
+    assert re.search(r"error: stopped by SIGINT after epoch \d+; its checkpoint is saved", output)
+    (job,) = sweep.glob("0_*")
+    assert (job / "checkpoints" / "last.ckpt").is_file() and not list(sweep.glob("1_*"))  # the sweep ended there
+    assert "1 runs, none finished" in (sweep / "report.md").read_text()

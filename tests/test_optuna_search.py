@@ -112,6 +112,8 @@ def test_the_study_persists_continues_and_extends_with_joblib_trials_side_by_sid
     assert extended.returncode == 0, extended.stderr[-3000:]
     study = study_of(sweep)
     assert [trial.state for trial in study.trials] == [TrialState.COMPLETE] * 3
+    # The extension draws on: a sampler seeded afresh would have replayed trial 0's parameters.
+    assert len({str(sorted(trial.params.items())) for trial in study.trials}) == 3
     assert len(job_directories(sweep)) == 3
     best = read_yaml(sweep / "optimization_results.yaml")
     assert best["best_value"] == max(read_json(path)["val_acc"] for path in sweep.glob("*/metrics.json"))
@@ -261,3 +263,19 @@ def test_a_journal_cut_mid_line_is_repaired_and_a_broken_line_is_named(tmp_path)
     path.write_bytes(b"\n".join([*lines[:3], b"garbage", *lines[3:]]) + b"\n")
     with pytest.raises(ConfigError, match=rf"line 4 of {path} is not an Optuna journal entry \(b'garbage'\)"):
         open_study(path, "search", "maximize", None, settings)
+
+
+def test_asking_never_repeats_a_parameter_set_and_says_when_the_space_is_exhausted():
+    from studykit.search.optuna_study import DUPLICATE, ask_new
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    space = {"act": CategoricalDistribution(["relu", "tanh"]), "depth": IntDistribution(1, 2)}
+    asked = []
+    while (trial := ask_new(study, space)) is not None:
+        asked.append(trial.params)
+        study.tell(trial, 0.5)
+    assert sorted(map(str, asked)) == sorted(
+        map(str, [{"act": a, "depth": d} for a in ("relu", "tanh") for d in (1, 2)])
+    )  # the four sets, each once, then None
+    repeats = [trial for trial in study.trials if DUPLICATE in trial.user_attrs]
+    assert all(trial.state == TrialState.FAIL and trial.params in asked for trial in repeats)

@@ -108,6 +108,15 @@ def test_eval_refuses_what_it_cannot_apply_before_writing_anything(override, tmp
     assert check("eval", ["ckpt_path=some.ckpt", "trainer.limit_test_batches=2", "paths.data_dir=/elsewhere"]) is None
 
 
+def test_an_override_hydra_cannot_read_is_one_line_that_says_how_to_quote_it():
+    with pytest.raises(ConfigError) as error:
+        check("train", ["model.hidden=10", "model.act=tänh"])
+    assert str(error.value) == (
+        "model.act='tänh' is invalid: Hydra cannot read it (token recognition error at: 'ä'); put the value in "
+        """quotes: 'model.act="tänh"'"""
+    )
+
+
 def test_different_seeds_give_different_splits_and_weights():
     from studykit.data.digits import DigitsDataModule
 

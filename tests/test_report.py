@@ -125,3 +125,42 @@ def test_seed_replicas_are_averaged_per_variant():
 @pytest.mark.parametrize("keys", [["model.act"], []])
 def test_no_seed_column_means_no_replica_table(keys):
     assert seed_means([finished("0", 0.9, 0.3, **{"model.act": "relu"})], keys) == []
+
+
+def test_a_long_swept_value_is_cut_in_the_figures_and_every_report_file_is_written(tmp_path):
+    from conftest import run_script
+
+    long_value = "[" + ",".join(["1"] * 150) + "]"
+    sweep = tmp_path / "sweep"
+    arguments = ["-m", f"model.hidden={long_value},[2]", "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}"]
+    result = run_script("train.py", *arguments, log_dir=tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "could not be written" not in result.stdout + result.stderr
+    for name in ("report.md", "report.html", "summary.csv", *(f"report/{figure}" for figure in FIGURES[:5])):
+        assert (sweep / name).is_file(), name
+    from studykit.report.figures import LONGEST_LABEL, label
+    from studykit.report.runs import job_directories, read_run
+
+    labels = [label(read_run(job), ["model.hidden"]) for job in job_directories(sweep)]
+    assert labels == [f"hidden={long_value[:23]}…", "hidden=[2]"] and len(labels[0]) <= LONGEST_LABEL
+
+
+def test_a_report_that_cannot_be_written_is_one_line(grid_sweep, tmp_path):
+    sweep = tmp_path / "sweep"
+    shutil.copytree(grid_sweep, sweep)
+    shutil.rmtree(sweep / "report")
+    (sweep / "report").write_text("a file where the figures' folder goes")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "report.py"), str(sweep)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [f"error: cannot create the folder {sweep / 'report'}: File exists"]
+
+
+def test_report_markdown_is_inert():
+    from studykit.report.render import markdown_text
+
+    text = markdown_text("[c](javascript:alert(1)) ![i](http://example.org/x.png) <b>x</b>\nnext | *cell* `code`")
+    assert "\n" not in text and "<b>" not in text
+    assert "](" not in text.replace("\\]\\(", "") and "![" not in text.replace("\\!\\[", "")
+    assert text.startswith("\\[c\\]\\(javascript:alert\\(1\\)\\) \\!\\[i\\]") and "\\| \\*cell\\* \\`code\\`" in text

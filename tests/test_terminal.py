@@ -60,3 +60,16 @@ def test_a_sweep_ends_with_its_table_the_best_and_the_report(grid_sweep, grid_te
     assert lines[start + 5].startswith(f"4 runs, 0 not finished. Best by validation accuracy: job {best_job} (")
     assert lines[start + 6] == f"report: {grid_sweep / 'report.md'}"
     assert not any("GPU available" in line or "Tip:" in line for line in lines)
+
+
+def test_train_log_holds_the_lines_the_terminal_showed(tmp_path):
+    result = run_script(
+        "train.py", "trainer.max_epochs=2", f"hydra.run.dir={tmp_path / 'run'}", log_dir=tmp_path, progress=True
+    )
+    assert result.returncode == 0
+    shown = [line for line in result.stdout.splitlines() if line]
+    logged = [line.split(" - ", 1)[1] for line in (tmp_path / "run" / "train.log").read_text().splitlines()]
+    assert [line for line in shown if line.startswith(("Epoch ", "Stopped", "Testing"))] == [
+        line for line in logged if line.startswith(("Epoch ", "Stopped", "Testing"))
+    ]
+    assert shown[-1] in logged and len([line for line in logged if line.startswith("Epoch ")]) == 2

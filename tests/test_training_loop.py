@@ -50,7 +50,8 @@ def test_clipping_bounds_every_step(tmp_path):
         "optimizer=sgd",
         f"optimizer.lr={lr}",
         f"classifier.gradient_clip_val={clip}",
-        f"trainer.max_steps={steps}",
+        f"trainer.limit_train_batches={steps}",  # one epoch of `steps` steps (fewer max_steps would end it unvalidated)
+        "trainer.max_epochs=1",
     ]
     train_in_process(tmp_path / "run", *settings)
     torch.manual_seed(0)  # the run's seed: the same initial weights

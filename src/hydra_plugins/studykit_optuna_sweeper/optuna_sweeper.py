@@ -89,11 +89,17 @@ class OptunaSweeper(Sweeper):
             OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
             files.make_dir(self.storage.parent)
             direction = optuna_study.OBJECTIVES[self.objective]
-            study = optuna_study.open_study(self.storage, self.study_name, direction, self.sampler, settings)
+            study = optuna_study.open_study(self.storage, self.study_name, direction, None, settings)
+            study.sampler = optuna_study.reseeded_sampler(self.sampler, study)
             for number in optuna_study.retry_interrupted(study):
                 log.info(f"trial {number} was left running by a killed search: marked failed, queued again")
             while (left := self.n_trials - sum(map(optuna_study.counted, study.get_trials(deepcopy=False)))) > 0:
-                trials = [study.ask(space) for _ in range(min(self.n_jobs, left))]
+                trials = [trial for _ in range(min(self.n_jobs, left)) if (trial := optuna_study.ask_new(study, space))]
+                if not trials:
+                    log.info(
+                        f"the search space is exhausted: every parameter set was tried ({left} of n_trials not run)"
+                    )
+                    break
                 for trial in trials:
                     trial.set_user_attr(optuna_study.JOB, trial.user_attrs.get(optuna_study.JOB, trial.number))
                 returns = self._launch(trials, [*fixed, *arguments])

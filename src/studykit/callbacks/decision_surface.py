@@ -8,6 +8,7 @@ and the training points on top, beside the loss curves so far. Each frame goes t
 """
 
 import math
+import time
 from pathlib import Path
 
 import torch
@@ -30,6 +31,13 @@ class DecisionSurface(Callback):
         self.resolution = require_int_at_least("resolution", resolution, 2)
         self.seconds_per_frame = seconds_per_frame
         self._drawn_epoch = 0
+        self.seconds_drawing = 0.0  # while fitting: left out of the run's training time (epoch_history)
+
+    def state_dict(self) -> dict:
+        return {"seconds_drawing": self.seconds_drawing}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.seconds_drawing = state_dict["seconds_drawing"]
 
     @staticmethod
     def applies(trainer: Trainer) -> bool:
@@ -40,7 +48,9 @@ class DecisionSurface(Callback):
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         epoch = trainer.current_epoch + 1
         if self.applies(trainer) and (epoch == 1 or epoch % self.every_n_epochs == 0):
+            started = time.perf_counter()
             self.draw(trainer, pl_module, epoch)
+            self.seconds_drawing += time.perf_counter() - started
 
     @rank_zero_only
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:

@@ -28,6 +28,13 @@ def fit_timer(trainer: Trainer) -> Timer:
     return timers[0]
 
 
+def training_seconds(trainer: Trainer) -> float:
+    """Seconds spent fitting (Lightning's Timer, resumed runs included), less the seconds callbacks spent drawing
+    while it ran (their `seconds_drawing`): figures are not training."""
+    drawing = sum(getattr(callback, "seconds_drawing", 0.0) for callback in trainer.callbacks)
+    return fit_timer(trainer).time_elapsed("train") - drawing
+
+
 def history_rows(trainer: Trainer) -> list[dict]:
     """The rows `EpochHistory` has recorded so far (one per epoch, restored ones included); none without it."""
     return next((callback.rows for callback in trainer.callbacks if isinstance(callback, EpochHistory)), [])
@@ -42,7 +49,6 @@ class EpochHistory(Callback):
         self.path = Path(path)
         self.rows: list[dict] = []
         self._restored = False
-        self._timer: Timer | None = None
         self._file: files.AppendedFile | None = None
 
     def state_dict(self) -> dict:
@@ -54,7 +60,7 @@ class EpochHistory(Callback):
 
     @rank_zero_only
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._timer = fit_timer(trainer)
+        fit_timer(trainer)  # fails early, with what to add, where the callbacks config has none
         if self._restored:
             for row in self.rows:
                 self._log(trainer, row)
@@ -66,7 +72,7 @@ class EpochHistory(Callback):
         metrics = trainer.callback_metrics
         if "val/loss" not in metrics:
             return
-        row = {"epoch": trainer.current_epoch + 1, "seconds": round(self._timer.time_elapsed("train"), 4)}
+        row = {"epoch": trainer.current_epoch + 1, "seconds": round(training_seconds(trainer), 4)}
         row |= {column: float(metrics[logged_name(column)]) for column in COLUMNS[2:]}
         self.rows.append(row)
         self._log(trainer, row)

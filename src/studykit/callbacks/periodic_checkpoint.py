@@ -3,7 +3,8 @@
 The best weights (by `monitor`) are kept in memory. `last.ckpt` holds everything a run needs to continue
 exactly where it was (weights, optimizer, loop counters, callbacks, the random states, the batch order and the
 best weights), and `best.ckpt` the best weights; both are written whole or not at all, at the end of an epoch
-when `save_every_seconds` have passed since the last save, and when fitting ends. A killed run therefore
+when `save_every_seconds` have passed since the last save, when fitting ends, and when the process is asked to
+stop (studykit.run.stopping). A killed run therefore
 loses at most the epochs of the last `save_every_seconds` plus the epoch under way.
 """
 
@@ -16,7 +17,8 @@ from lightning.pytorch.callbacks import Checkpoint
 
 from studykit.errors import ConfigError
 from studykit.lightning_internals import full_checkpoint
-from studykit.run import files
+from studykit.run import files, stopping
+from studykit.run.stopping import StopRequested
 
 # What best.ckpt needs from a full checkpoint: what testing, eval.py and the networks' own loading read.
 NOT_IN_BEST = ("optimizer_states", "lr_schedulers", "callbacks", "loops")
@@ -50,6 +52,9 @@ class PeriodicCheckpoint(Checkpoint):
         if self._resumed_own_run and self.stopped:
             trainer.should_stop = True  # Lightning forgets it; without it the run would train one more epoch
 
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        stopping.install()  # after Lightning has put its own SIGTERM handler in place for fitting
+
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.state.fn == "fit" and not trainer.sanity_checking and self.monitor not in trainer.callback_metrics:
             names = ", ".join(sorted(trainer.callback_metrics))
@@ -59,9 +64,12 @@ class PeriodicCheckpoint(Checkpoint):
         score = trainer.callback_metrics.get(self.monitor)
         if score is not None:  # None: an epoch cut short by trainer.max_steps, never validated
             self._consider(float(score), trainer, pl_module)
+        signum = trainer.strategy.broadcast(stopping.requested())  # every rank stops and saves together
         due = time.monotonic() - self._last_save >= self.save_every_seconds
-        if trainer.strategy.broadcast(due):  # every rank saves together (rank 0 writes)
+        if trainer.strategy.broadcast(due) or signum:  # rank 0 writes
             self.save(trainer)
+        if signum:
+            raise StopRequested(signum, trainer.current_epoch + 1)
 
     def _consider(self, score: float, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.best_score is None or (score < self.best_score if self.mode == "min" else score > self.best_score):

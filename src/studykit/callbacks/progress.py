@@ -7,6 +7,7 @@ Cheap on purpose: nothing is drawn per batch, at most every `redraw_seconds` in 
 otherwise (Lightning's bar built a validation bar every epoch: a tenth of a digits epoch).
 """
 
+import logging
 import sys
 import time
 
@@ -17,6 +18,9 @@ from studykit.callbacks.optuna_pruning import pruned_at_epoch
 from studykit.outputs.metrics import SPLITS
 
 WIDTH = 20  # characters of the bar itself
+# The finished lines go to the run's log file too (configs/hydra/job_logging), where the terminal's moving ones
+# cannot.
+log = logging.getLogger("studykit.progress")
 KERAS_NAMES = (("loss", "train/loss"), ("acc", "train/acc"), ("val_loss", "val/loss"), ("val_acc", "val/acc"))
 
 
@@ -81,10 +85,13 @@ class EpochProgress(ProgressBar):
         done = self.total_train_batches
         line = " - ".join([f"{self._epoch(trainer)} {self._bar(done, done)} {_duration(seconds)}", *values])
         self._write(("\r" if self.in_place else "") + line + ("\x1b[K\n" if self.in_place else "\n"))
+        log.info(line)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.is_enabled:
-            self._write(f"{stop_reason(trainer)}\n")
+            reason = stop_reason(trainer)
+            self._write(f"{reason}\n")
+            log.info(reason)
 
     def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._drawn = 0.0
@@ -101,6 +108,7 @@ class EpochProgress(ProgressBar):
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.is_enabled:
             self._write(("\r" if self.in_place else "") + self._testing() + ("\x1b[K\n" if self.in_place else "\n"))
+            log.info(self._testing())
 
     def _testing(self) -> str:
         return "Testing: " + ", ".join(f"{split} {progress}" for split, progress in self._tested.items())

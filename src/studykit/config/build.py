@@ -1,5 +1,7 @@
 """Turns config nodes into objects; a mistake inside one is reported under its full key (`model.hidden`)."""
 
+import math
+
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
@@ -54,6 +56,21 @@ def build_classifier(cfg: DictConfig) -> tuple[InMemoryDataModule, Classifier]:
     except TypeError as error:
         raise ConfigError("classifier", OmegaConf.to_container(settings), str(error)) from None
     return datamodule, classifier
+
+
+def check_steps_reach_an_epoch(cfg: DictConfig, train_samples: int) -> None:
+    """`trainer.max_steps` that ends fitting inside the first epoch leaves no epoch validated: no history, no best
+    checkpoint to test."""
+    max_steps, limit = cfg.trainer.max_steps, cfg.trainer.limit_train_batches
+    batches = math.ceil(train_samples / cfg.data.batch_size)
+    batches = min(batches, limit) if isinstance(limit, int) else max(1, int(batches * limit))
+    if 0 < max_steps < batches:
+        raise ConfigError(
+            "trainer.max_steps",
+            max_steps,
+            f"it ends the run inside its first epoch ({batches} batches), so no epoch is validated and there is no "
+            f"best checkpoint to test; give at least {batches}, or trainer.limit_train_batches for shorter epochs",
+        )
 
 
 def check_optimizer(optimizer: OptimizerFactory) -> None:

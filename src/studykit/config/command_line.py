@@ -1,8 +1,9 @@
 """Checks of the command line made before Hydra starts, because Hydra writes into the run dir before a run can
 check anything: an unknown choice of a group (`optimizer=lion`, with the choices there are), a mistyped key
-(`model.hiden=10`, named with the closest existing keys), a log dir that cannot be written, and a run or sweep
-dir that another process is writing to (locked from here on). The values themselves are checked by the run
-(studykit.config.values), which records a bad one in its run dir."""
+(`model.hiden=10`, named with the closest existing keys), an override eval.py cannot apply, a log dir that
+cannot be written, a run or sweep dir that holds runs made with other settings (studykit.config.recorded),
+and a run or sweep dir that another process is writing to (locked from here on). The values themselves are
+checked by the run (studykit.config.values), which records a bad one in its run dir."""
 
 import difflib
 import sys
@@ -12,8 +13,10 @@ from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, OmegaConf
 
 from studykit.config.compose import CONFIGS, compose_defaults
+from studykit.config.recorded import changed_settings
 from studykit.errors import ConfigError
 from studykit.run import files, locks
+from studykit.run.ranks import process_rank
 
 DIR_KEYS = ("hydra.run.dir", "hydra.sweep.dir")
 
@@ -28,10 +31,12 @@ def check_command_line(config_name: str) -> None:
 
 
 def check(config_name: str, args: list[str]) -> None:
+    parser = OverridesParser.create()
+    arguments = [arg for arg in args if not arg.startswith("-")]
     try:
-        overrides = OverridesParser.create().parse_overrides([arg for arg in args if not arg.startswith("-")])
-    except Exception:  # Hydra reports syntax errors in its own words
-        return
+        overrides = parser.parse_overrides(arguments)
+    except Exception:
+        raise unreadable(parser, arguments) from None
     error = unknown_choice(overrides) or beyond_eval(config_name, overrides)
     if error:
         raise error
@@ -39,6 +44,8 @@ def check(config_name: str, args: list[str]) -> None:
     if cfg is None:
         return
     error = unknown_key(cfg, overrides) or ddp_under_joblib(cfg, overrides)
+    if not error and config_name == "train" and process_rank() == 0:  # other DDP ranks run rank 0's own command
+        error = changed_settings(config_name, overrides, multirun="-m" in args or "--multirun" in args)
     if error:
         raise error
     try:
@@ -50,6 +57,23 @@ def check(config_name: str, args: list[str]) -> None:
             directory = override.value()
             if isinstance(directory, str) and "${" not in directory:
                 locks.hold(directory, override.key_or_group)
+
+
+def unreadable(parser: OverridesParser, arguments: list[str]) -> ConfigError:
+    """The first override Hydra's grammar cannot read (a value with spaces, non-ASCII letters or brackets left
+    open), in one line instead of Hydra's lexer trace."""
+    for argument in arguments:
+        try:
+            parser.parse_override(argument)
+        except Exception as error:
+            key, _, value = argument.partition("=")
+            reason = str(error).strip().splitlines()[0]
+            return ConfigError(
+                key or argument,
+                value,
+                f"Hydra cannot read it ({reason}); put the value in quotes: '{key}=\"{value}\"'",
+            )
+    return ConfigError("the command line", " ".join(arguments), "Hydra cannot read it")
 
 
 def unknown_choice(overrides: list[Override]) -> ConfigError | None:

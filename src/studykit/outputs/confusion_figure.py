@@ -24,7 +24,10 @@ def confusion_figure(counts: Tensor, class_names: list[str], title: str) -> Figu
     size = len(class_names)
     name_width = 0.08 * max(len(name) for name in class_names)  # inches at font size 9
     cell = max(0.5, name_width + 0.1)
-    left, bottom, top, right = 0.7 + name_width, 0.75, 0.45, 0.25
+    full_title = f"{title}: accuracy {accuracy(counts):.4f}"
+    # The title is centred over the cells: with few classes it is wider than they are, and needs margins for it.
+    overhang = max(0.0, 0.08 * len(full_title) - cell * size) / 2 + 0.1
+    left, bottom, top, right = max(0.7 + name_width, overhang), 0.75, 0.45, max(0.25, overhang)
     width, height = left + cell * size + right, bottom + 0.45 * size + top
     figure = Figure(figsize=(width, height))
     axes = figure.add_axes((left / width, bottom / height, cell * size / width, 0.45 * size / height))
@@ -38,5 +41,5 @@ def confusion_figure(counts: Tensor, class_names: list[str], title: str) -> Figu
     axes.tick_params(length=0)
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
-    axes.set_title(f"{title}: accuracy {accuracy(counts):.4f}", fontsize=10)
+    axes.set_title(full_title, fontsize=10)
     return figure

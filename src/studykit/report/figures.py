@@ -13,10 +13,20 @@ from studykit.outputs.confusion_figure import confusion_figure
 from studykit.outputs.pictures import pixels, write_png
 from studykit.report.runs import Run
 
+LONGEST_VALUE, LONGEST_LABEL = 24, 60  # characters: a long swept value (a list of 150 widths) stays legible
+
 
 def label(run: Run, keys: list[str]) -> str:
-    """A run named by the settings that vary in its sweep (`hidden=40 act=relu`), else by its job dir."""
-    return " ".join(f"{key.split('.')[-1]}={run.settings.get(key)}" for key in keys) or run.name
+    """A run named by the settings that vary in its sweep (`hidden=40 act=relu`), else by its job dir; long values
+    and labels cut, with their job number in front so they stay distinct."""
+    text = " ".join(f"{key.split('.')[-1]}={shortened(str(run.settings.get(key)), LONGEST_VALUE)}" for key in keys)
+    if not text:
+        return run.name
+    return text if len(text) <= LONGEST_LABEL else f"{run.number}: {shortened(text, LONGEST_LABEL)}"
+
+
+def shortened(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def text_inches(text: str, points: float = 9) -> float:

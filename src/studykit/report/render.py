@@ -21,8 +21,12 @@ def cell(value) -> str:
 
 
 def markdown_text(text: str) -> str:
-    """Text as Markdown shows it literally: no HTML (an error line may quote any value), no table breaks."""
-    return html.escape(text, quote=False).replace("|", "\\|")
+    """Text as Markdown shows it literally (an override or an error line may quote any value): no HTML, no links
+    or images, no emphasis or code, no line or table breaks."""
+    text = " ".join(str(text).split())
+    for special in "\\`*[]()!|":  # not `_`: inside words, as in column names, it is no emphasis
+        text = text.replace(special, "\\" + special)
+    return html.escape(text, quote=False)
 
 
 def markdown_table(rows: list[dict]) -> str:

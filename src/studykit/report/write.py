@@ -55,7 +55,7 @@ def csv_text(rows: list[dict]) -> str:
 
 
 def draw(directory: Path, runs: list[Run], finished: list[Run], best: Run | None, keys: list[str]) -> dict[str, Path]:
-    directory.mkdir(exist_ok=True)
+    files.make_dir(directory)
     pictures = {}
     if finished:
         pictures["Validation loss by epoch"] = figures.loss_curves(

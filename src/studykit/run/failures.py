@@ -15,6 +15,7 @@ from studykit.errors import ConfigError, DataError, TrainingDiverged
 from studykit.run import files
 from studykit.run.locks import DirInUse
 from studykit.run.ranks import process_rank
+from studykit.run.stopping import StopRequested
 
 FAILURE_FILE = "failure.txt"
 # Failures whose message says all there is to say: a bad setting, bad data, a diverging loss, a full disk.
@@ -27,11 +28,17 @@ def reported_as_one_line(output_dir: Path, on_failure: Callable[[], None] = lamb
     """An explained failure: one logged line, also written to `failure.txt`; a single run then exits with status
     2. Any other exception (a bug, out of memory): its traceback goes to the log and one line to failure.txt; a
     single run ends with the traceback (status 1). In a multirun the job ends either way and the other jobs go
-    on (`SweepEnd` reports them at the end). `on_failure` records the failure elsewhere too (TensorBoard)."""
+    on (`SweepEnd` reports them at the end). A stop signal (studykit.run.stopping) ends a single run or a whole
+    sweep with status 128 + its number. `on_failure` records the failure elsewhere too (TensorBoard)."""
     single_run = HydraConfig.get().mode == RunMode.RUN
     (output_dir / FAILURE_FILE).unlink(missing_ok=True)
     try:
         yield
+    except StopRequested as error:
+        line = f"error: {error}"
+        log.error(line)
+        _record(output_dir, line, on_failure)
+        stop(error.signum, single_run)
     except DirInUse as error:  # another process owns the dir: write nothing there
         log.error(f"error: {error}")
         if single_run:
@@ -48,6 +55,15 @@ def reported_as_one_line(output_dir: Path, on_failure: Callable[[], None] = lamb
         if single_run:
             raise
         log.error(f"{line}\n{traceback.format_exc()}")
+
+
+def stop(signum: int, single_run: bool) -> None:
+    """Ends the process for a stop signal; a sweep writes its report of what finished first."""
+    if not single_run:
+        from studykit.report.callback import end_of_sweep
+
+        end_of_sweep(Path(HydraConfig.get().sweep.dir), report=True)
+    sys.exit(128 + signum)
 
 
 def _record(output_dir: Path, line: str, on_failure: Callable[[], None]) -> None:

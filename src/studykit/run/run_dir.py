@@ -13,14 +13,14 @@ from lightning import Trainer
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from studykit.callbacks.epoch_history import fit_timer
+from studykit.callbacks.epoch_history import training_seconds
 from studykit.callbacks.optuna_pruning import pruned_at_epoch
 from studykit.outputs.hparams import write_session
 from studykit.outputs.metrics import METRICS_FILE, RESULTS, final_metrics, hardware, parameter_count, read_metrics
 from studykit.outputs.settings import settings, trial_name
-from studykit.run import files, locks
+from studykit.run import files, locks, stopping
 from studykit.run.checkpoints import clear_previous_attempt, resume_path
-from studykit.run.failures import reported_as_one_line
+from studykit.run.failures import reported_as_one_line, stop
 from studykit.run.ranks import announce_job, process_rank
 
 log = logging.getLogger("train")
@@ -45,6 +45,9 @@ class RunDir:
     def owned(self) -> Iterator[None]:
         """Held by this process alone; a failure inside is one line (in failure.txt, and a failed HParams row).
         What a writer killed mid-write left behind goes first."""
+        stopping.install()
+        if signum := stopping.requested():  # a sweep asked to stop while its last job was testing
+            stop(signum, single_run=not self.in_multirun)
         failed_row = functools.partial(write_session, self.path, self.trial, self.settings, failed=True)
         with reported_as_one_line(self.path, on_failure=failed_row), locks.held(self.path, "the run dir"):
             if self.writer:
@@ -108,7 +111,7 @@ class RunDir:
 
 def fit_results(trainer: Trainer) -> dict:
     """What fitting did, read before testing: epochs trained, the best one, seconds spent."""
-    seconds = fit_timer(trainer).time_elapsed("train")
+    seconds = training_seconds(trainer)
     return {
         "epochs": trainer.current_epoch,
         "best_epoch": trainer.checkpoint_callback.best_epoch,

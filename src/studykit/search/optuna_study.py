@@ -28,6 +28,7 @@ OBJECTIVES = {"val_acc": "maximize", "val_loss": "minimize"}
 STORAGE, STUDY, TRIAL = TRIAL_VARIABLES = ("STUDYKIT_OPTUNA_STORAGE", "STUDYKIT_OPTUNA_STUDY", "STUDYKIT_OPTUNA_TRIAL")
 JOB = "job"  # a trial's user attribute: the number of the job (and of its dir) it runs in
 FAILURE = "failure"  # a trial's user attribute: why its job failed
+DUPLICATE = "duplicate_of"  # a trial's user attribute: a sampler's repeat of an earlier trial's parameters
 SETTINGS = "settings"  # the study's user attribute: what its trials share, which a continuation must keep
 log = logging.getLogger(__name__)
 SPACE_SYNTAX = "choice(a, b), range(start, stop, step=s), interval(low, high), tag(log, interval(low, high))"
@@ -138,6 +139,52 @@ def differences(before: dict, now: dict) -> list[str]:
     if added or removed:
         lines.append("overrides: " + " ".join([*(f"+ {item}" for item in added), *(f"- {item}" for item in removed)]))
     return lines
+
+
+def reseeded_sampler(sampler_factory, study: optuna.Study):
+    """The configured sampler (a partial), its `seed` (where it has one) moved on by the trials the study holds:
+    a continued search draws on from where it was instead of replaying its first draws."""
+    seed = sampler_factory.keywords.get("seed")
+    if seed is None:
+        return sampler_factory()
+    return sampler_factory(seed=(seed + len(study.trials)) % 2**32)
+
+
+def tried(study: optuna.Study) -> dict[int, dict]:
+    """Trial number -> parameters, of the trials that count (see `counted`) or are under way."""
+    trials = study.get_trials(deepcopy=False)
+    return {trial.number: trial.params for trial in trials if counted(trial) or trial.state == TrialState.RUNNING}
+
+
+def space_size(space: dict[str, BaseDistribution]) -> int | None:
+    """How many parameter sets a space holds; None when it has a continuous dimension."""
+    size = 1
+    for distribution in space.values():
+        if isinstance(distribution, CategoricalDistribution):
+            size *= len(distribution.choices)
+        elif isinstance(distribution, IntDistribution) and not distribution.log:
+            size *= (distribution.high - distribution.low) // distribution.step + 1
+        else:
+            return None
+    return size
+
+
+def ask_new(study: optuna.Study, space: dict[str, BaseDistribution], attempts: int = 100) -> optuna.Trial | None:
+    """A trial whose parameters no trial that counts or runs has; None when the space holds no other set. A
+    sampler's repeat is closed as failed with the user attribute `DUPLICATE` (the trial it repeats) and does not
+    count toward `n_trials`."""
+    size = space_size(space)
+    for _ in range(attempts):
+        seen = tried(study)
+        if size is not None and len({tuple(sorted(params.items())) for params in seen.values()}) >= size:
+            return None
+        trial = study.ask(space)
+        repeated = [number for number, params in seen.items() if params == trial.params]
+        if not repeated:
+            return trial
+        trial.set_user_attr(DUPLICATE, repeated[0])
+        study.tell(trial, state=TrialState.FAIL)
+    return None
 
 
 def retry_interrupted(study: optuna.Study) -> list[int]:
