@@ -54,10 +54,11 @@ optuna-dashboard: $(INSTALLED) ## Serve optuna-dashboard on a search's study: ma
 screenshots: $(INSTALLED) ## The README's pictures into docs/screenshots/ (needs apt-get install chromium chromium-driver)
 	$(PY) scripts/screenshots.py
 
-benchmark: $(INSTALLED) ## Template vs hand loop (digits), our data vs torchvision's (MNIST), sequential vs joblib grid
+benchmark: $(INSTALLED) ## Template vs hand loop (digits), our data vs torchvision's (MNIST), sequential vs joblib grid, stacked sweeps
 	$(PY) scripts/benchmark_speed.py
 	$(PY) scripts/benchmark_data.py
 	$(PY) scripts/benchmark_launchers.py
+	$(PY) scripts/benchmark_stacked.py --basic
 
 clean: ## Remove logs and caches (keeps .venv and data/)
 	rm -rf logs .pytest_cache .ruff_cache

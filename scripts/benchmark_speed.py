@@ -169,7 +169,7 @@ def busy_process():
 
 def study_a(data_dir: Path, log_dir: Path, rounds: int) -> str:
     template_command = [PYTHON, "src/train.py", "-m", "experiment=digits_cases", "hydra.sweeper.params.seed=0"]
-    hand_command = [PYTHON, "scripts/hand_loops.py", "digits-cases", "--seed", "0"]
+    hand_command = [PYTHON, "scripts/hand_loops.py", "digits-cases", "--seeds", "0"]
     env = {"DATA_DIR": str(data_dir), "LOG_DIR": str(log_dir)}
     template, hand = [], []
     for _ in range(rounds):

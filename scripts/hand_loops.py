@@ -1,6 +1,8 @@
 """Minimal hand-written PyTorch training loops: what the template is measured against (scripts/benchmark_speed.py).
 
-    python scripts/hand_loops.py digits-cases [--data-dir data] [--seed 0]   # study A's six cases, one process
+    python scripts/hand_loops.py digits-cases [--data-dir data] [--seeds 0]  # study A's six cases, one process
+    python scripts/hand_loops.py digits-cases --cases f --seeds 0-19     # case f, twenty seeds one after another
+    python scripts/hand_loops.py mnist-mlp --seeds 0-7 --epochs 2        # the MNIST MLP, eight seeds
     python scripts/hand_loops.py digits-cases --startup   # stop at the first training step, printing its time
 
 They do the work the template does for the same settings and nothing else: the same data and splits, the same
@@ -144,29 +146,59 @@ def fit(network: nn.Module, splits: Splits, seed: int, max_epochs: int = 1000, p
     return results | {"test_acc": test_acc, "train_history": history}
 
 
-def digits_cases(data_dir: Path, seed: int, startup: bool) -> None:
-    splits = digits_splits(data_dir, seed)
-    for case, (hidden, depth, act) in DIGITS_CASES.items():
+def digits_cases(data_dir: Path, seeds: list[int], cases: str, startup: bool) -> None:
+    """Each case of `cases` for each seed, one run after another (a seed gives its own split and weights)."""
+    for seed in seeds:
+        splits = digits_splits(data_dir, seed)
+        for case in cases:
+            hidden, depth, act = DIGITS_CASES[case]
+            torch.manual_seed(seed)
+            start = time.perf_counter()
+            if startup:
+                print(f"first training step at {time.time():.3f}", flush=True)
+                return
+            result = fit(mlp(64, hidden, depth, act), splits, seed)
+            seconds = time.perf_counter() - start
+            epochs, accuracy = result["epochs"], result["test_acc"]
+            print(f"case {case} seed {seed}: {epochs} epochs, test acc {accuracy:.4f}, {seconds:.1f} s")
+
+
+def mnist_mlp(data_dir: Path, seeds: list[int], epochs: int) -> None:
+    """The MNIST MLP 784-128-128-10 (batch 32) for each seed, `epochs` epochs each, one run after another, on the
+    template's own MNIST splits (its data module)."""
+    from studykit.data.mnist import MNISTDataModule
+
+    for seed in seeds:
+        splits = MNISTDataModule(data_dir=str(data_dir), seed=seed, download=False).load_splits()
         torch.manual_seed(seed)
         start = time.perf_counter()
-        if startup:
-            print(f"first training step at {time.time():.3f}", flush=True)
-            return
-        result = fit(mlp(64, hidden, depth, act), splits, seed)
-        seconds = time.perf_counter() - start
-        print(f"case {case}: {result['epochs']} epochs, test acc {result['test_acc']:.4f}, {seconds:.1f} s")
+        result = fit(mlp(784, 128, 2, "relu"), splits, seed, max_epochs=epochs, prepare=scale, eval_batch=2048)
+        print(f"seed {seed}: test acc {result['test_acc']:.4f}, {time.perf_counter() - start:.1f} s")
+
+
+def seed_list(text: str) -> list[int]:
+    """`3`, `0-19` or `0,4,7`."""
+    if "-" in text:
+        first, last = map(int, text.split("-"))
+        return list(range(first, last + 1))
+    return [int(seed) for seed in text.split(",")]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("work", choices=["digits-cases"])
+    parser.add_argument("work", choices=["digits-cases", "mnist-mlp"])
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", "data")))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=seed_list, default=[0], help="3, 0-19 or 0,4,7")
+    parser.add_argument("--cases", default="".join(DIGITS_CASES), help="of the digits cases a-f, e.g. f")
+    parser.add_argument("--epochs", type=int, default=2, help="mnist-mlp's epochs")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--startup", action="store_true", help="print the time of the first training step, stop")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    digits_cases(args.data_dir, args.seed, args.startup)
+    if args.work == "mnist-mlp":
+        mnist_mlp(args.data_dir, args.seeds, args.epochs)
+    else:
+        digits_cases(args.data_dir, args.seeds, args.cases, args.startup)
 
 
 if __name__ == "__main__":

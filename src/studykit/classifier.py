@@ -24,11 +24,14 @@ from torch import Tensor, nn
 
 from studykit.errors import TrainingDiverged
 from studykit.lightning_internals import forget_metrics, optimizer_step_counter, publish_metrics
-from studykit.outputs.metrics import SPLITS
+from studykit.outputs.metrics import SPLITS, logged_name
+from studykit.stacking import replay
+from studykit.stacking.replay import MemberRecord
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 TRAIN = SPLITS.index("train")
 STEP_SECONDS = 0.25
+EPOCH_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
 def loss(logits: Tensor, targets: Tensor) -> Tensor:
@@ -79,6 +82,7 @@ class Classifier(LightningModule):
         self.batch_results: list[list[tuple[Tensor, Tensor, Tensor]]] = [[] for _ in SPLITS]
         self.test_confusion: dict[str, Tensor] = {}
         self._batches_this_epoch = 0
+        self.replayed: MemberRecord | None = None  # a member of a stacked group (studykit.stacking)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())
@@ -98,8 +102,17 @@ class Classifier(LightningModule):
         # no validation, and callbacks then find no metrics for it.
         forget_metrics(self.trainer, ("train/", "val/"))
 
+    def on_fit_start(self) -> None:
+        self.replayed = replay.current()
+
+    def on_fit_end(self) -> None:
+        self.replayed = None
+
     def training_step(self, dataloader_iter: Iterator) -> None:
         """Lightning hands over its batch iterator (for the argument's name); each step takes what it trains."""
+        if self.replayed is not None:
+            self._replay_training(dataloader_iter)
+            return
         trainer = self.trainer
         direct = isinstance(trainer.strategy, SingleDeviceStrategy) and type(trainer.precision_plugin) is Precision
         limit = self.batches_per_step
@@ -156,8 +169,33 @@ class Classifier(LightningModule):
             )
         self._batches_this_epoch += trained
 
+    def _replay_training(self, dataloader_iter: Iterator) -> None:
+        """A member of a stacked group trained this epoch with its group: its batches still pass (the batch order
+        moves on as it did) and its optimizer steps are counted, but nothing is computed again."""
+        epoch = self.current_epoch + 1
+        if self.replayed.failure and epoch == self.replayed.failed_epoch:
+            raise TrainingDiverged(self.replayed.failure)
+        if epoch > len(self.replayed.epochs):
+            raise RuntimeError(f"the stacked group stopped this member after {len(self.replayed.epochs)} epochs")
+        count_step = optimizer_step_counter(self.trainer)
+        for _ in dataloader_iter:
+            count_step()
+
+    def _replay_results(self) -> None:
+        """The epoch's metrics as the group measured them; the weights (and optimizer state) the member had after
+        its best and its last epoch, where the checkpoints take them."""
+        epoch, record = self.current_epoch + 1, self.replayed
+        row = record.epochs[epoch - 1]
+        publish_metrics(self.trainer, {logged_name(name): torch.tensor(row[name]) for name in EPOCH_METRICS})
+        if epoch == record.best_epoch:
+            self.network.load_state_dict(record.best_weights)
+        if epoch == len(record.epochs):
+            self.network.load_state_dict(record.final_weights)
+            self.trainer.optimizers[0].load_state_dict(record.optimizer_state)
+
     def validation_step(self, batch, batch_idx):
-        self._step(batch, SPLITS.index("val"))
+        if self.replayed is None:
+            self._step(batch, SPLITS.index("val"))
 
     def test_step(self, batch, batch_idx, dataloader_idx=0):
         self._step(batch, dataloader_idx)
@@ -188,7 +226,7 @@ class Classifier(LightningModule):
     def on_validation_epoch_end(self):
         # Validation closes each training epoch, so the training metrics are complete here too.
         if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
-            self._report(["val", "train"])
+            self._replay_results() if self.replayed is not None else self._report(["val", "train"])
         else:
             self._report(["val"])
 

@@ -16,6 +16,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from studykit.outputs.metrics import logged_name
 from studykit.run import files
+from studykit.stacking import replay
 
 COLUMNS = ("epoch", "seconds", "train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -31,6 +32,8 @@ def fit_timer(trainer: Trainer) -> Timer:
 def training_seconds(trainer: Trainer) -> float:
     """Seconds spent fitting (Lightning's Timer, resumed runs included), less the seconds callbacks spent drawing
     while it ran (their `seconds_drawing`): figures are not training."""
+    if (record := replay.current()) is not None:  # a stacked member: its share of its group's time
+        return record.epochs[min(trainer.current_epoch + 1, len(record.epochs)) - 1]["seconds"]
     drawing = sum(getattr(callback, "seconds_drawing", 0.0) for callback in trainer.callbacks)
     return fit_timer(trainer).time_elapsed("train") - drawing
 

@@ -19,6 +19,7 @@ from studykit.errors import ConfigError
 from studykit.lightning_internals import full_checkpoint
 from studykit.run import files, stopping
 from studykit.run.stopping import StopRequested
+from studykit.stacking import replay
 
 # What best.ckpt needs from a full checkpoint: what testing, eval.py and the networks' own loading read.
 NOT_IN_BEST = ("optimizer_states", "lr_schedulers", "callbacks", "loops")
@@ -66,10 +67,11 @@ class PeriodicCheckpoint(Checkpoint):
             self._consider(float(score), trainer, pl_module)
         signum = trainer.strategy.broadcast(stopping.requested())  # every rank stops and saves together
         due = time.monotonic() - self._last_save >= self.save_every_seconds
-        if trainer.strategy.broadcast(due) or signum:  # rank 0 writes
+        # A stacked member's replay has its weights only at its best and last epoch: it saves when fitting ends.
+        if (trainer.strategy.broadcast(due) or signum) and replay.current() is None:  # rank 0 writes
             self.save(trainer)
         if signum:
-            raise StopRequested(signum, trainer.current_epoch + 1)
+            raise StopRequested(signum, trainer.current_epoch + 1 if replay.current() is None else None)
 
     def _consider(self, score: float, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.best_score is None or (score < self.best_score if self.mode == "min" else score > self.best_score):

@@ -16,6 +16,7 @@ from lightning.pytorch.callbacks import ProgressBar
 
 from studykit.callbacks.optuna_pruning import pruned_at_epoch
 from studykit.outputs.metrics import SPLITS
+from studykit.stacking import replay
 
 WIDTH = 20  # characters of the bar itself
 # The finished lines go to the run's log file too (configs/hydra/job_logging), where the terminal's moving ones
@@ -41,7 +42,8 @@ class EpochProgress(ProgressBar):
 
     @property
     def is_enabled(self) -> bool:
-        return self._enabled
+        """Off while a stacked member replays its group's training (the group showed its progress)."""
+        return self._enabled and replay.current() is None
 
     @property
     def in_place(self) -> bool:

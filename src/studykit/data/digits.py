@@ -1,5 +1,6 @@
 """Handwritten digits, 8x8 pixel counts as 64 features: scikit-learn's bundled copy or the full UCI set."""
 
+import functools
 import urllib.request
 from pathlib import Path
 
@@ -76,7 +77,14 @@ def download_uci(folder: Path) -> None:
 
 
 def read_uci_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read a UCI optdigits file: one sample per line, 64 counts 0..16 then the class 0..9."""
+    """Read a UCI optdigits file: one sample per line, 64 counts 0..16 then the class 0..9. Parsed once per
+    process while the file stays the same (a sweep's runs share a process), read-only arrays."""
+    stat = Path(path).stat()
+    return _parsed_uci_file(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_uci_file(path: str, size: int, modified: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         table = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
     except ValueError as error:
@@ -86,4 +94,7 @@ def read_uci_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     features, labels = table[:, :64], table[:, 64]
     if features.min() < 0 or features.max() > 16 or labels.min() < 0 or labels.max() > 9:
         raise DataError(f"{path} is not a UCI optdigits file: counts must be 0..16 and classes 0..9")
-    return features.astype(np.float64), labels
+    features = features.astype(np.float64)
+    for array in (features, labels):
+        array.setflags(write=False)
+    return features, labels

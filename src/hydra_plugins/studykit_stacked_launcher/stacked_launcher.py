@@ -1,0 +1,158 @@
+"""Hydra launcher `hydra/launcher=stacked`: the jobs of a multirun that differ only in their seed, optimizer
+hyper-parameters or early stopping train together as one stacked group (studykit.stacking), then each job runs
+as a single run that replays its part, so every job ends with a single run's files in its own dir.
+
+    python src/train.py -m 'seed=range(0,20)' hydra/launcher=stacked
+    python src/train.py -m experiment=digits_cases hydra/launcher=stacked hydra.launcher.max_members=8
+
+A job that cannot stack (see studykit.stacking.groups.why_alone), has a bad value, or whose dir already holds a
+run (a re-launched sweep) runs alone, exactly as under the basic launcher.
+"""
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+log = logging.getLogger(__name__)
+
+
+class StackedLauncher(Launcher):
+    def __init__(self, max_members: int | None = None):
+        """`max_members`: the most jobs one group trains at once (null: as many as a quarter of the free memory
+        holds); a larger group is split."""
+        self.max_members = max_members
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+        self.task_function: TaskFunction | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from studykit.errors import ConfigError, is_int
+        from studykit.stacking.replay import replaying
+
+        if self.max_members is not None and not (is_int(self.max_members) and self.max_members >= 2):
+            error = ConfigError("hydra.launcher.max_members", self.max_members, "must be null or an integer >= 2")
+            print(f"error: {error}", file=sys.stderr)  # before any job, as the checks before Hydra report
+            sys.exit(2)
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        jobs = {}
+        for number, overrides in enumerate(job_overrides, start=initial_job_idx):
+            sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            with open_dict(sweep_config):
+                sweep_config.hydra.job.id = sweep_config.hydra.job.num = number
+            jobs[number] = (overrides, sweep_config, _task_config(sweep_config))
+        records = self._train_groups(jobs)
+        runs = []
+        for number, (overrides, sweep_config, _) in jobs.items():
+            log.info(f"\t#{number} : {' '.join(filter_overrides(overrides))}")
+            with replaying(records.get(number)):
+                runs.append(
+                    run_job(
+                        hydra_context=self.hydra_context,
+                        task_function=self.task_function,
+                        config=sweep_config,
+                        job_dir_key="hydra.sweep.dir",
+                        job_subdir_key="hydra.sweep.subdir",
+                    )
+                )
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return runs
+
+    def _train_groups(self, jobs: dict) -> dict:
+        """Every group of more than one job trained; job number -> what its run replays."""
+        from studykit.stacking.fit import fit_group
+        from studykit.stacking.groups import stack_groups
+
+        keys = {number: self._key(sweep_config, task) for number, (_, sweep_config, task) in jobs.items()}
+        records = {}
+        for group in stack_groups(keys):
+            if len(group) < 2:
+                continue
+            configs = {number: jobs[number][2] for number in group}
+            cap = self.max_members or _members_that_fit(configs[group[0]])
+            for start in range(0, len(group), cap):
+                part = group[start : start + cap]
+                if len(part) < 2:
+                    continue
+                log.info(f"stacking jobs {_numbers(part)}: {_differences([jobs[number][0] for number in part])}")
+                try:
+                    records |= fit_group(part, [configs[number] for number in part], self.config.hydra.launcher)
+                except Exception as error:  # each job then runs alone and meets the same problem in its own run
+                    log.warning(f"warning: jobs {_numbers(part)} run one by one: {type(error).__name__}: {error}")
+        return records
+
+    def _key(self, sweep_config: DictConfig, task: DictConfig) -> str | None:
+        """The job's group key; None where it runs alone: a bad value (its run says which), a dir that holds a
+        run already, or settings that cannot stack."""
+        from studykit.config.values import check_values
+        from studykit.stacking.groups import group_key
+
+        if (Path(sweep_config.hydra.runtime.output_dir) / "config.yaml").exists():
+            return None
+        try:
+            check_values(task, sweep_config.hydra.job.config_name, list(sweep_config.hydra.overrides.task))
+            return group_key(task)
+        except Exception:
+            return None
+
+
+def _task_config(sweep_config: DictConfig) -> DictConfig:
+    """The job's own config, resolved as its run will see it in its dir (the dir run_job gives it), without the
+    `hydra` node."""
+    from hydra.core.hydra_config import HydraConfig
+
+    with read_write(sweep_config.hydra.runtime), open_dict(sweep_config.hydra.runtime):
+        output_dir = Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
+        sweep_config.hydra.runtime.output_dir = str(output_dir)
+    HydraConfig.instance().set_config(sweep_config)
+    task = OmegaConf.masked_copy(sweep_config, [key for key in sweep_config.keys() if key != "hydra"])
+    OmegaConf.resolve(task)
+    return task
+
+
+def _numbers(group: list[int]) -> str:
+    return ", ".join(map(str, group)) if len(group) <= 8 else f"{group[0]}-{group[-1]} ({len(group)} jobs)"
+
+
+def _differences(overrides: list[Sequence[str]]) -> str:
+    """What the stacked jobs' command lines vary, e.g. `seed 0..19` or `optimizer.lr 0.001, 0.01`."""
+    values: dict[str, list[str]] = {}
+    for job in overrides:
+        for item in job:
+            key, _, value = item.partition("=")
+            values.setdefault(key, []).append(value)
+    varied = {key: list(dict.fromkeys(found)) for key, found in values.items() if len(set(found)) > 1}
+    return (
+        "; ".join(f"{key} {', '.join(found[:6])}{', ...' if len(found) > 6 else ''}" for key, found in varied.items())
+        or "the same settings"
+    )
+
+
+def _members_that_fit(task: DictConfig) -> int:
+    """As many members as a quarter of the free memory (the GPU's, where the data lives there) holds: each its
+    split of the data, and its weights six times over (gradients, optimizer state, best and last copies)."""
+    import torch
+
+    from studykit.config.build import build_classifier
+
+    datamodule, classifier = build_classifier(task)
+    datamodule.setup()
+    data = sum(tensor.nbytes for split in datamodule.splits.values() for tensor in split)
+    weights = sum(parameter.nbytes for parameter in classifier.parameters())
+    free = (
+        torch.cuda.mem_get_info()[0]
+        if torch.cuda.is_available()
+        else os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    )
+    return max(2, int(free / 4 / (data + 6 * weights)))

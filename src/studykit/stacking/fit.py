@@ -1,0 +1,385 @@
+"""Trains a group of members as one (`fit_group`): their networks' weights stacked (torch.func's vmap over
+`functional_call`), one forward and one backward for all, while each member keeps its own data split, initial
+weights, batch order, optimizer state and early stopping, each built exactly as its single run builds them.
+
+Members with the same optimizer settings share one optimizer (an elementwise update, the same per weight as the
+member's own); a member that stops leaves the stack, so it costs nothing more. What each member did is kept in a
+`MemberRecord` for its single run to replay.
+"""
+
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import lightning
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+from torch.func import functional_call, vmap
+
+from studykit.config.build import build_classifier
+from studykit.run.quiet import quiet_lightning
+from studykit.run.threads import choose_threads, forward_flops, prepare_torch, set_threads
+from studykit.stacking.replay import MemberRecord
+
+log = logging.getLogger(__name__)
+REDRAW_SECONDS = 0.25  # the group's moving line in a terminal; elsewhere one line every PRINT_SECONDS
+PRINT_SECONDS = 10
+
+
+@dataclass(eq=False)  # members are told apart by identity (sets of those leaving)
+class Member:
+    number: int
+    cfg: DictConfig
+    record: MemberRecord
+
+    def build(self) -> None:
+        """As src/train.py builds a run: the same seed before the same calls, so the same split and weights."""
+        prepare_torch()
+        quiet_lightning(self.cfg.verbose)
+        lightning.seed_everything(self.cfg.seed, workers=True, verbose=False)
+        self.datamodule, self.classifier = build_classifier(self.cfg)
+        self.datamodule.setup()
+        self.network = self.classifier.network
+        self.params = dict(self.network.named_parameters())
+        self.active = True
+        self.steps = 0
+        stopping = self.cfg.callbacks.early_stopping
+        self.stop_monitor, self.stop_mode = stopping.monitor, stopping.get("mode", "min")
+        self.stop_best = torch.tensor(math.inf if self.stop_mode == "min" else -math.inf)
+        self.wait = 0
+        checkpoints = self.cfg.callbacks.model_checkpoint
+        self.best_monitor, self.best_mode = checkpoints.get("monitor", "val/loss"), checkpoints.get("mode", "min")
+        self.best_score: float | None = None
+
+    def improved_for_stopping(self, metrics: dict[str, Tensor]) -> bool:
+        """Lightning's EarlyStopping rule, step for step: True when the member stops after this epoch."""
+        stopping = self.cfg.callbacks.early_stopping
+        current = metrics[self.stop_monitor]
+        delta = abs(stopping.get("min_delta", 0.0)) * (1 if self.stop_mode == "max" else -1)
+        better = torch.gt if self.stop_mode == "max" else torch.lt
+        if stopping.get("check_finite", True) and not torch.isfinite(current):
+            return True
+        if better(current - delta, self.stop_best):
+            self.stop_best, self.wait = current, 0
+            return False
+        self.wait += 1
+        return self.wait >= stopping.patience
+
+    def consider_best(self, metrics: dict[str, Tensor], epoch: int, weights: Callable[[], dict]) -> None:
+        """PeriodicCheckpoint's rule: the best weights by its monitor (strictly better); `weights()` gives them."""
+        score = float(metrics[self.best_monitor])
+        if self.best_score is not None:
+            better = score < self.best_score if self.best_mode == "min" else score > self.best_score
+            if not better:
+                return
+        self.best_score, self.record.best_epoch = score, epoch
+        self.record.best_weights = weights()
+
+
+def fit_group(numbers: list[int], configs: list[DictConfig], launcher: DictConfig) -> dict[int, MemberRecord]:
+    members = [Member(number, cfg, MemberRecord()) for number, cfg in zip(numbers, configs, strict=True)]
+    for member in members:
+        member.build()
+    first = members[0]
+    if first.cfg.trainer.get("deterministic"):
+        torch.use_deterministic_algorithms(True)
+    example, _ = first.datamodule.transform(tuple(t[:1] for t in first.datamodule.splits["train"]), training=False)
+    flops = forward_flops(first.network, example) * first.datamodule.batch_size * len(members)
+    set_threads(first.cfg.threads or choose_threads(flops, launcher))
+    stack = Stack(members)
+    max_epochs = first.cfg.trainer.max_epochs if first.cfg.trainer.max_epochs > 0 else sys.maxsize
+    min_epochs = first.cfg.trainer.get("min_epochs", 1) or 1
+    line = GroupLine(members)
+    stacked_for: list[Member] = []
+    for epoch in range(1, max_epochs + 1):
+        active = stack.members
+        if not active:
+            break
+        if active != stacked_for:  # the data of the members still training, stacked as they are
+            stacked_for, train, val = active, _stacked_split(active, "train"), _stacked_split(active, "val")
+        started = time.perf_counter()
+        batch_losses = _train_epoch(stack, train)
+        metrics = _validate(stack, val) | _train_metrics(active, train, batch_losses)
+        share = (time.perf_counter() - started) / len(active)
+        _finish_epoch(stack, epoch, batch_losses, metrics, min_epochs, share)
+        line.update(epoch)
+    stack.release(set(stack.members))
+    line.close()
+    return {member.number: member.record for member in members}
+
+
+class Stack:
+    """The active members' weights as stacked tensors `(members, ...)`, one set per optimizer setting, each with
+    its own optimizer (as the members' single runs build it: the update is elementwise, the same for each
+    member's slice). A member that stops leaves the stack, its weights and optimizer state handed to its record,
+    so it costs nothing more."""
+
+    def __init__(self, members: list[Member]):
+        self.names = list(members[0].params)
+        by_settings: dict[str, list[Member]] = {}
+        for member in members:
+            by_settings.setdefault(str(OmegaConf.to_container(member.cfg.optimizer)), []).append(member)
+        self.parts = []
+        for group in by_settings.values():
+            leaves = {name: nn.Parameter(torch.stack([m.params[name].detach() for m in group])) for name in self.names}
+            self.parts.append((group, leaves, group[0].classifier.optimizer_factory(list(leaves.values()))))
+        self.forward = batched_forward(members[0].network) or _vmapped_forward(members[0].network)
+
+    @property
+    def members(self) -> list[Member]:
+        return [member for group, _, _ in self.parts for member in group]
+
+    def weights(self) -> dict[str, Tensor]:
+        if len(self.parts) == 1:
+            return self.parts[0][1]
+        return {name: torch.cat([leaves[name] for _, leaves, _ in self.parts]) for name in self.names}
+
+    def member_weights(self, member: Member) -> dict[str, Tensor]:
+        group, leaves, _ = next(part for part in self.parts if member in part[0])
+        row = group.index(member)
+        return {name: leaves[name][row].detach().clone() for name in self.names}
+
+    def step(self, loss: Tensor) -> None:
+        for _, _, optimizer in self.parts:
+            optimizer.zero_grad()
+        loss.backward()
+        for _, _, optimizer in self.parts:
+            optimizer.step()
+
+    def release(self, leaving: set[Member]) -> None:
+        """`leaving` members' final weights and optimizer state to their records; the stack keeps the others."""
+        parts = []
+        for group, leaves, optimizer in self.parts:
+            rows = [row for row, member in enumerate(group) if member not in leaving]
+            for row, member in enumerate(group):
+                if member in leaving and member.record.failure is None:
+                    member.record.final_weights = {name: leaves[name][row].detach().clone() for name in self.names}
+                    member.record.optimizer_state = self._own_state(member, leaves, optimizer, row, len(group))
+            if len(rows) == len(group):
+                parts.append((group, leaves, optimizer))
+            elif rows:
+                parts.append(self._kept(group, leaves, optimizer, rows))
+        self.parts = parts
+
+    def _own_state(self, member: Member, leaves: dict, optimizer, row: int, size: int) -> dict:
+        """The member's own optimizer (as its single run builds it) holding its slice of the shared state."""
+        own = member.classifier.configure_optimizers()
+        for name, parameter in zip(self.names, member.classifier.parameters(), strict=True):
+            own.state[parameter] = _rows(optimizer.state.get(leaves[name], {}), [row], size, single=True)
+        return own.state_dict()
+
+    def _kept(self, group: list[Member], leaves: dict, optimizer, rows: list[int]):
+        kept = {name: nn.Parameter(leaves[name].detach()[rows].clone()) for name in self.names}
+        new = group[0].classifier.optimizer_factory(list(kept.values()))
+        for name in self.names:
+            if leaves[name] in optimizer.state:
+                new.state[kept[name]] = _rows(optimizer.state[leaves[name]], rows, len(group))
+        return [group[row] for row in rows], kept, new
+
+
+def _rows(state: dict, rows: list[int], size: int, single: bool = False) -> dict:
+    """An optimizer's state of a stacked weight cut to `rows` (one row: unstacked); its counters as they are."""
+    cut = {}
+    for key, value in state.items():
+        if torch.is_tensor(value) and value.dim() > 0 and value.shape[0] == size:
+            value = value[rows[0]] if single else value[rows]
+        cut[key] = value.clone() if torch.is_tensor(value) else value
+    return cut
+
+
+# Layers a stacked MLP applies as they are: elementwise, the same for every member.
+ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SELU, nn.SiLU, nn.Mish, nn.Softplus)
+ELEMENTWISE += (nn.LogSigmoid,)
+
+
+def batched_forward(network: nn.Module) -> Callable | None:
+    """The MLP's forward over stacked weights as batched matrix products (a third of vmap's cost per step for the
+    small networks this is for); None for other networks."""
+    from studykit.models.mlp import MLP
+
+    if not isinstance(network, MLP):
+        return None
+    steps = []
+    for index, layer in enumerate(network.layers):
+        if isinstance(layer, nn.Linear):
+            steps.append(f"layers.{index}")
+        elif isinstance(layer, (nn.Flatten, *ELEMENTWISE)):
+            steps.append(layer)
+        else:
+            return None
+
+    def forward(weights: dict[str, Tensor], inputs: Tensor) -> Tensor:
+        hidden = inputs
+        for step in steps:
+            if isinstance(step, str):
+                bias, weight = weights[f"{step}.bias"].unsqueeze(1), weights[f"{step}.weight"].transpose(1, 2)
+                hidden = torch.baddbmm(bias, hidden, weight)
+            elif isinstance(step, nn.Flatten):
+                hidden = hidden.flatten(2)
+            else:
+                hidden = step(hidden)
+        return hidden
+
+    return forward
+
+
+def _vmapped_forward(network: nn.Module) -> Callable:
+    def forward(weights: dict, inputs: Tensor) -> Tensor:
+        return functional_call(network, weights, (inputs,))
+
+    return vmap(forward)
+
+
+def _stacked_split(active: list[Member], split: str) -> tuple[Tensor, Tensor]:
+    return tuple(torch.stack([member.datamodule.splits[split][part] for member in active]) for part in (0, 1))
+
+
+def _batches(active: list[Member], inputs: Tensor, targets: Tensor, index: Tensor, training: bool):
+    """The members' batches at `index` `(members, batch)`, through each member's own transform where it draws
+    random numbers (augmentation), else through the first's (the same elementwise scaling for all)."""
+    members, count = targets.shape
+    flat = (index + torch.arange(members, device=index.device).unsqueeze(1) * count).flatten()
+    batch_inputs = inputs.flatten(0, 1).index_select(0, flat).view(*index.shape, *inputs.shape[2:])
+    batch_targets = targets.flatten().index_select(0, flat).view(index.shape)
+    if getattr(active[0].datamodule, "augment", False) and training:
+        members = zip(active, batch_inputs, batch_targets, strict=True)
+        pairs = [member.datamodule.transform((x, y), training=True) for member, x, y in members]
+        return torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
+    flat, _ = active[0].datamodule.transform((batch_inputs.flatten(0, 1), None), training=training)
+    return flat.view(*batch_inputs.shape[:2], *flat.shape[1:]), batch_targets
+
+
+def _member_losses(logits: Tensor, targets: Tensor) -> Tensor:
+    """Each member's mean loss over its batch, as studykit.classifier.loss computes it for one."""
+    members, size = targets.shape
+    if logits.shape[-1] == 1:
+        losses = F.binary_cross_entropy_with_logits(logits.squeeze(-1), targets.float(), reduction="none")
+    else:
+        losses = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none").view(members, size)
+    return losses.mean(1)
+
+
+def _train_epoch(stack: Stack, train) -> Tensor:
+    """One epoch of every member in the stack; the members' loss per batch `(batches, members)`."""
+    inputs, targets = train
+    active = stack.members
+    count, batch_size = targets.shape[1], active[0].datamodule.batch_size
+    orders = torch.stack([torch.randperm(count, generator=m.datamodule.order) for m in active]).to(targets.device)
+    losses_per_batch = []
+    correct = torch.zeros(len(active), device=targets.device)
+    for start in range(0, count, batch_size):
+        batch_inputs, batch_targets = _batches(active, inputs, targets, orders[:, start : start + batch_size], True)
+        logits = stack.forward(stack.weights(), batch_inputs)
+        losses = _member_losses(logits, batch_targets)
+        stack.step(losses.sum())
+        losses_per_batch.append(losses.detach())
+        correct += (_predictions(logits.detach()) == batch_targets).sum(1)
+    for member, member_correct in zip(active, correct, strict=True):
+        member.train_correct = member_correct
+    return torch.stack(losses_per_batch)
+
+
+def _train_metrics(active, train, batch_losses: Tensor) -> dict[str, Tensor]:
+    """Mean training loss of the epoch's batches (weighted by their sizes), and accuracy, as the classifier
+    measures them during training: the accuracy of each batch's predictions before its step."""
+    _, targets = train
+    count, batch_size = targets.shape[1], active[0].datamodule.batch_size
+    sizes = torch.tensor([min(batch_size, count - start) for start in range(0, count, batch_size)], dtype=torch.float)
+    loss = (batch_losses * sizes.unsqueeze(1).to(batch_losses.device)).sum(0) / count
+    return {"train/loss": loss, "train/acc": torch.stack([m.train_correct for m in active]) / count}
+
+
+def _validate(stack: Stack, val) -> dict[str, Tensor]:
+    inputs, targets = val
+    active = stack.members
+    count, batch_size = targets.shape[1], active[0].datamodule.eval_batch_size
+    loss_sum = torch.zeros(len(active), device=targets.device)
+    correct = torch.zeros(len(active), device=targets.device)
+    with torch.no_grad():
+        weights = stack.weights()
+        for start in range(0, count, batch_size):
+            index = torch.arange(start, min(start + batch_size, count), device=targets.device).expand(len(active), -1)
+            batch_inputs, batch_targets = _batches(active, inputs, targets, index, False)
+            logits = stack.forward(weights, batch_inputs)
+            loss_sum += _member_losses(logits, batch_targets) * batch_targets.shape[1]
+            correct += (_predictions(logits) == batch_targets).sum(1)
+    return {"val/loss": loss_sum / count, "val/acc": correct / count}
+
+
+def _predictions(logits: Tensor) -> Tensor:
+    """studykit.classifier.predictions for `(members, batch, outputs)`."""
+    return (logits.squeeze(-1) > 0).long() if logits.shape[-1] == 1 else logits.argmax(-1)
+
+
+def _finish_epoch(stack: Stack, epoch: int, batch_losses: Tensor, metrics: dict, min_epochs: int, share: float):
+    """Per member: a diverging loss fails it (the line its single run would print); else the epoch's row, its
+    best weights, and whether early stopping ends it here. Members that end leave the stack."""
+    finite = torch.isfinite(batch_losses)
+    leaving = set()
+    for index, member in enumerate(stack.members):
+        if not finite[:, index].all():
+            first = int((~finite[:, index]).nonzero()[0])
+            member.record.failure = (
+                f"the training loss is {batch_losses[first, index].item()} at epoch {epoch}, step "
+                f"{member.steps + first + 1} (batch {first + 1} of the epoch); lower optimizer.lr (now "
+                f"{member.cfg.optimizer.lr:g}) or check the data"
+            )
+            member.record.failed_epoch = epoch
+            leaving.add(member)
+            continue
+        member.steps += len(batch_losses)
+        own = {name: value[index] for name, value in metrics.items()}
+        previous = member.record.epochs[-1]["seconds"] if member.record.epochs else 0.0
+        member.record.epochs.append({name.replace("/", "_"): float(value) for name, value in own.items()})
+        member.record.epochs[-1]["seconds"] = previous + share
+        member.consider_best(own, epoch, lambda member=member: stack.member_weights(member))
+        if member.improved_for_stopping(own) and epoch >= min_epochs:
+            leaving.add(member)
+    for member in leaving:
+        member.active = False
+    stack.release(leaving)
+
+
+class GroupLine:
+    """One line for the group, moving in a terminal as its epochs pass: members training and stopped, and the
+    best validation accuracy so far."""
+
+    def __init__(self, members: list[Member]):
+        self.members, self.stream = members, sys.stdout
+        self.in_place = self.stream.isatty()
+        self.drawn = time.perf_counter()
+        self.best = 0.0
+        self.text = ""
+
+    def update(self, epoch: int) -> None:
+        latest = [member.record.epochs[-1]["val_acc"] for member in self.members if member.record.epochs]
+        self.best = max([self.best, *latest])
+        training = sum(member.active for member in self.members)
+        failed = sum(member.record.failure is not None for member in self.members)
+        stopped = len(self.members) - training - failed
+        self.text = (
+            f"stacked epoch {epoch}: {training} training, {stopped} stopped"
+            + (f", {failed} failed" if failed else "")
+            + f" - best val_acc {self.best:.4f}"
+        )
+        now = time.perf_counter()
+        if now - self.drawn >= (REDRAW_SECONDS if self.in_place else PRINT_SECONDS):
+            self.drawn = now
+            self._write()
+
+    def close(self) -> None:
+        self._write()
+        if self.in_place:
+            self.stream.write("\n")
+
+    def _write(self) -> None:
+        if self.in_place:
+            self.stream.write(f"\r{self.text}\x1b[K")
+        else:
+            self.stream.write(self.text + "\n")
+        self.stream.flush()

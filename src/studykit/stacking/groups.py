@@ -1,0 +1,77 @@
+"""Which jobs of a sweep can train as one: those whose computation has the same shape. They may differ in their
+seed (their split, initial weights and batch order stay their own), their optimizer's hyper-parameters (the
+same optimizer class) and their early stopping; anything else (network, data, batch size, split fractions,
+trainer) makes another group."""
+
+import json
+
+from omegaconf import DictConfig, OmegaConf
+
+# Default callbacks a member's replay reproduces; a job with others trains alone.
+REPLAYED_CALLBACKS = {
+    "model_checkpoint",
+    "early_stopping",
+    "timer",
+    "epoch_history",
+    "confusion_images",
+    "progress_bar",
+    "decision_surface",
+}
+# What a member may have of its own: which run it is, its optimizer's settings, its early stopping, where it
+# writes and how it shows progress.
+OWN = ("seed", "data.seed", "optimizer.", "callbacks.early_stopping.", "callbacks.progress_bar.", "paths.", "threads")
+OWN_ALSO = ("ckpt_path", "report", "verbose", "callbacks.model_checkpoint.save_every_seconds")
+WHERE = ("dir", "dirpath", "directory", ".path", "default_root_dir")  # a job's own files
+
+
+def group_key(cfg: DictConfig) -> str | None:
+    """The settings that shape a job's computation, as text; None for a job that trains alone (see `why_alone`)."""
+    if why_alone(cfg):
+        return None
+    flat = _flat(OmegaConf.to_container(cfg, resolve=True))
+    shape = {key: value for key, value in flat.items() if not _own(key)}
+    shape["optimizer._target_"] = flat.get("optimizer._target_")
+    return json.dumps(shape, sort_keys=True, default=str)
+
+
+def why_alone(cfg: DictConfig) -> str | None:
+    """Why a job cannot be a member of a group (None when it can)."""
+    trainer = cfg.trainer
+    if "ddp" in str(trainer.get("strategy", "")) or trainer.get("devices", 1) not in (1, "auto"):
+        return "it runs on several devices"
+    if trainer.get("max_steps", -1) != -1 or trainer.get("limit_train_batches", 1.0) != 1.0:
+        return "trainer.max_steps or limit_train_batches cut its epochs"
+    if cfg.get("classifier", {}).get("gradient_clip_val"):
+        return "it clips gradients"
+    if cfg.model.get("dropout", 0):
+        return "its network draws dropout masks"
+    if cfg.get("ckpt_path"):
+        return "it continues from a checkpoint"
+    if "Circles" in str(cfg.data._target_):
+        return "its decision surface is drawn from its weights as it trains"
+    extra = set(cfg.get("callbacks", {}).keys()) - REPLAYED_CALLBACKS
+    if extra:
+        return f"its callbacks {', '.join(sorted(extra))} would not see it train"
+    return None
+
+
+def stack_groups(keys: dict[int, str | None]) -> list[list[int]]:
+    """Job numbers by group, in order of their first job; a job without a key alone."""
+    groups: dict[str, list[int]] = {}
+    alone = []
+    for number, key in keys.items():
+        if key is None:
+            alone.append([number])
+        else:
+            groups.setdefault(key, []).append(number)
+    return sorted([*groups.values(), *alone], key=lambda group: group[0])
+
+
+def _own(key: str) -> bool:
+    return key.startswith(OWN) or key.startswith(OWN_ALSO) or key.endswith(WHERE)
+
+
+def _flat(node, prefix: str = "") -> dict:
+    if isinstance(node, dict):
+        return {key: value for name, child in node.items() for key, value in _flat(child, f"{prefix}{name}.").items()}
+    return {prefix[:-1]: node}

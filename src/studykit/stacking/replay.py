@@ -1,0 +1,43 @@
+"""What a member of a stacked group hands to its own single run: its training, epoch by epoch, as the group did
+it. The run replays it through the usual Lightning loop (callbacks, early stopping, checkpoints, history,
+TensorBoard, the final test), so its files are a single run's, without training again."""
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from torch import Tensor
+
+
+@dataclass
+class MemberRecord:
+    """`epochs`: per epoch `train_loss`, `train_acc`, `val_loss`, `val_acc` and `seconds` (the member's share of
+    the group's training time so far); the network's weights after `best_epoch` (1-based) and after the last
+    epoch, and the optimizer's state then; `failure`: a diverging loss's line, at epoch `failed_epoch`."""
+
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_weights: dict[str, Tensor] | None = None
+    final_weights: dict[str, Tensor] | None = None
+    optimizer_state: dict | None = None
+    failure: str | None = None
+    failed_epoch: int = 0
+
+
+_current: list[MemberRecord] = []
+
+
+@contextlib.contextmanager
+def replaying(record: MemberRecord | None) -> Iterator[None]:
+    """The run started inside replays `record` (None: it trains as usual)."""
+    if record is not None:
+        _current.append(record)
+    try:
+        yield
+    finally:
+        if record is not None:
+            _current.remove(record)
+
+
+def current() -> MemberRecord | None:
+    return _current[-1] if _current else None

@@ -1,0 +1,120 @@
+"""hydra/launcher=stacked: jobs that differ in their seed, optimizer settings or early stopping train as one
+group, and each still ends as a whole single run of its own, equal to the same job run alone."""
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import read_json, run_script, train_in_process
+from studykit.config.compose import compose_run
+from studykit.outputs.metrics import read_history
+from studykit.run.checkpoints import read_run_config
+from studykit.stacking.groups import group_key, why_alone
+
+EPOCH_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc")
+# Stacked members add their batches' products in another order (batched matrix products): float32 rounding.
+TOLERANCE = 1e-5
+
+
+def relative_differences(stacked_dir, single_dir) -> list[float]:
+    stacked, single = read_history(stacked_dir / "history.csv"), read_history(single_dir / "history.csv")
+    assert len(stacked) == len(single)
+    return [
+        abs(a[key] - b[key]) / max(abs(b[key]), 1e-12)
+        for a, b in zip(stacked, single, strict=True)
+        for key in EPOCH_COLUMNS
+    ]
+
+
+def test_stacked_seeds_equal_their_single_runs_file_for_file(tmp_path):
+    grid = ["-m", "seed=0,1,2", "trainer.max_epochs=8", "callbacks.early_stopping.patience=3"]
+    stacked = run_script(
+        "train.py", *grid, "hydra/launcher=stacked", f"hydra.sweep.dir={tmp_path / 's'}", log_dir=tmp_path
+    )
+    assert stacked.returncode == 0, (stacked.stdout + stacked.stderr)[-3000:]
+    assert "stacking jobs 0, 1, 2: seed 0, 1, 2" in stacked.stdout
+    assert "stacked epoch" in stacked.stdout and "3 runs, 0 not finished" in stacked.stdout
+    single = run_script("train.py", *grid, f"hydra.sweep.dir={tmp_path / 'b'}", log_dir=tmp_path)
+    assert single.returncode == 0
+    for seed in range(3):
+        job = f"{seed}_seed={seed}"
+        ours, theirs = (
+            read_json(tmp_path / "s" / job / "metrics.json"),
+            read_json(tmp_path / "b" / job / "metrics.json"),
+        )
+        assert max(relative_differences(tmp_path / "s" / job, tmp_path / "b" / job)) < TOLERANCE
+        assert (ours["epochs"], ours["best_epoch"], ours["test_acc"]) == (
+            theirs["epochs"],
+            theirs["best_epoch"],
+            theirs["test_acc"],
+        )
+        assert abs(ours["test_loss"] - theirs["test_loss"]) < TOLERANCE
+        # The same files (TensorBoard's event files are named by time and process).
+        names = [{path.name for path in (tmp_path / side / job).iterdir()} for side in ("s", "b")]
+        assert [{name for name in found if not name.startswith("events")} for found in names] == [
+            names[1] - {name for name in names[1] if name.startswith("events")}
+        ] * 2
+        assert [len([name for name in found if name.startswith("events")]) for found in names] == [2, 2]
+        assert read_run_config(str(tmp_path / "s" / job / "checkpoints" / "best.ckpt"))["seed"] == seed
+    evaluated = run_script(
+        "eval.py", f"ckpt_path='{tmp_path / 's' / '1_seed=1' / 'checkpoints' / 'best.ckpt'}'", log_dir=tmp_path
+    )
+    assert evaluated.returncode == 0
+    (eval_dir,) = (tmp_path / "eval").iterdir()
+    assert (
+        read_json(eval_dir / "metrics.json")["test_acc"]
+        == read_json(tmp_path / "s" / "1_seed=1" / "metrics.json")["test_acc"]
+    )
+
+    again = run_script(
+        "train.py", *grid, "hydra/launcher=stacked", f"hydra.sweep.dir={tmp_path / 's'}", log_dir=tmp_path
+    )
+    assert again.returncode == 0 and "stacking" not in again.stdout
+    assert (again.stdout + again.stderr).count("has finished already") == 3
+
+
+def test_each_member_keeps_its_optimizer_settings_and_fails_alone(tmp_path):
+    """Learning rates stack (one optimizer per setting); a diverging one fails with its single run's line; a bad
+    value fails alone before training; the others still stack."""
+    grid = ["-m", "optimizer=sgd", "optimizer.lr=0.01,0.03,1e12,-1", "trainer.max_epochs=4", "hydra/launcher=stacked"]
+    result = run_script("train.py", *grid, f"hydra.sweep.dir={tmp_path / 's'}", log_dir=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    assert "stacking jobs 0, 1, 2: optimizer.lr 0.01, 0.03, 1000000000000.0" in result.stdout
+    jobs = {path.name.split("_")[0]: path for path in (tmp_path / "s").iterdir() if path.is_dir()}
+    train_in_process(tmp_path / "logs" / "alone", "optimizer=sgd", "optimizer.lr=0.03", "trainer.max_epochs=4")
+    assert max(relative_differences(jobs["1"], tmp_path / "logs" / "alone")) < TOLERANCE
+    with pytest.raises(SystemExit):
+        train_in_process(tmp_path / "logs" / "diverging", "optimizer=sgd", "optimizer.lr=1e12", "trainer.max_epochs=4")
+    assert (jobs["2"] / "failure.txt").read_text() == (tmp_path / "logs" / "diverging" / "failure.txt").read_text()
+    assert (jobs["3"] / "failure.txt").read_text() == "error: optimizer.lr=-1 is invalid: must be a number > 0\n"
+    assert read_json(jobs["0"] / "metrics.json")["epochs"] == 4
+
+
+def test_a_bad_cap_is_one_line_before_any_job(tmp_path):
+    result = run_script(
+        "train.py", "-m", "seed=0,1", "hydra/launcher=stacked", "hydra.launcher.max_members=1", log_dir=tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: hydra.launcher.max_members=1 is invalid: must be null or an integer >= 2"
+    ]
+    assert not list(tmp_path.rglob("metrics.json"))
+
+
+def test_what_stacks_together():
+    def key(*overrides):
+        return group_key(compose_run("train", list(overrides), output_dir_for(overrides)))
+
+    base = key("seed=0")
+    assert key("seed=7", "optimizer.lr=0.01", "callbacks.early_stopping.patience=5", "threads=1") == base
+    assert key("model.hidden=10") != base and key("data.batch_size=64") != base and key("optimizer=sgd") != base
+    assert key("model.dropout=0.5") is None
+    cfg = compose_run("train", ["trainer.max_steps=100"], output_dir_for(()))
+    assert why_alone(cfg) == "trainer.max_steps or limit_train_batches cut its epochs"
+    assert OmegaConf.select(cfg, "seed") == 0
+
+
+def output_dir_for(overrides) -> Path:
+    return Path(tempfile.mkdtemp()) / "_".join(overrides).replace("/", "-")
