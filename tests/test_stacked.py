@@ -118,3 +118,37 @@ def test_what_stacks_together():
 
 def output_dir_for(overrides) -> Path:
     return Path(tempfile.mkdtemp()) / "_".join(overrides).replace("/", "-")
+
+
+@pytest.mark.parametrize(
+    ("data", "network"),
+    [
+        ("mnist", ["model=convnet", "model.channels=[4]", "model.hidden=8"]),
+        ("imdb", ["model=textcnn", "model.embed_dim=4", "model.filters=4", "model.hidden=8"]),
+    ],
+)
+def test_convnets_and_textcnns_stack_through_vmap(tmp_path, data, network):
+    from official_formats import tiny_imdb, tiny_mnist
+
+    data_dir = tmp_path / "data"
+    if data == "mnist":
+        tiny_mnist(data_dir, train=100, test=20)
+    else:
+        tiny_imdb(data_dir)
+    settings = [f"data={data}", f"paths.data_dir={data_dir}", "data.download=false", *network, "trainer.max_epochs=3"]
+    stacked = run_script(
+        "train.py",
+        "-m",
+        *settings,
+        "seed=0,1",
+        "hydra/launcher=stacked",
+        f"hydra.sweep.dir={tmp_path / 's'}",
+        log_dir=tmp_path,
+    )
+    assert stacked.returncode == 0, (stacked.stdout + stacked.stderr)[-3000:]
+    assert "stacking jobs 0, 1: seed 0, 1" in stacked.stdout
+    alone = tmp_path / "logs" / "alone"
+    train_in_process(alone, *settings, "seed=1")
+    (member,) = (tmp_path / "s").glob("1_*")
+    assert max(relative_differences(member, alone)) < TOLERANCE
+    assert read_json(member / "metrics.json")["test_acc"] == read_json(alone / "metrics.json")["test_acc"]
