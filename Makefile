@@ -45,8 +45,8 @@ format: $(INSTALLED) ## Reformat with ruff
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-tensorboard: $(INSTALLED) ## Serve TensorBoard on logs/, or on one sweep: make tensorboard SWEEP=logs/multirun/<sweep>
-	$(VENV)/bin/tensorboard --logdir $(or $(SWEEP),logs)
+tensorboard: $(INSTALLED) ## Serve TensorBoard on logs/ (or LOG_DIR), or on one sweep: make tensorboard SWEEP=logs/multirun/<sweep>
+	$(VENV)/bin/tensorboard --logdir $(or $(SWEEP),$(or $(LOG_DIR),logs))
 
 optuna-dashboard: $(INSTALLED) ## Serve optuna-dashboard on a search's study: make optuna-dashboard SWEEP=logs/search/<study>
 	$(VENV)/bin/optuna-dashboard $(or $(SWEEP),$(or $(LOG_DIR),logs)/search/digits_mlp)/optuna.journal

@@ -86,9 +86,16 @@ def test_eval_reproduces_the_run_and_refuses_a_missing_checkpoint(default_run, t
     result = run_script("eval.py", f"ckpt_path={default_run / 'checkpoints' / 'best.ckpt'}", log_dir=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     (eval_dir,) = (tmp_path / "eval").iterdir()
-    lines = (result.stdout + result.stderr).splitlines()  # the test's progress, its accuracies and where they went
-    assert len(lines) == 2 and lines[0].startswith("Testing: train ")
-    assert re.fullmatch(rf"train_acc [\d.]+, val_acc [\d.]+, test_acc [\d.]+; results in {eval_dir}", lines[1])
+    # What it evaluates, the test's progress, its accuracies and losses, and where they went.
+    lines = (result.stdout + result.stderr).splitlines()
+    assert len(lines) == 3 and lines[1].startswith("Testing: train ")
+    checkpoint = default_run / "checkpoints" / "best.ckpt"
+    assert lines[0] == f"MLP (3,010 parameters, seed 0) on Digits, from {checkpoint}"
+    assert re.fullmatch(
+        rf"train_acc [\d.]+, val_acc [\d.]+, test_acc [\d.]+; train_loss [\d.]+, val_loss [\d.]+, test_loss [\d.]+; "
+        rf"results in {eval_dir}",
+        lines[2],
+    )
     evaluated, trained = read_json(eval_dir / "metrics.json"), read_json(default_run / "metrics.json")
     assert [evaluated[f"{split}_acc"] for split in ("train", "val", "test")] == [
         trained[f"{split}_acc"] for split in ("train", "val", "test")
@@ -115,6 +122,15 @@ def test_an_override_hydra_cannot_read_is_one_line_that_says_how_to_quote_it():
         "model.act='tänh' is invalid: Hydra cannot read it (token recognition error at: 'ä'); put the value in "
         """quotes: 'model.act="tänh"'"""
     )
+
+
+def test_a_path_pastes_as_printed_even_where_its_job_dir_holds_equals_signs():
+    from studykit.config.command_line import pasteable
+
+    path = "logs/multirun/x/3_hidden=40,act=tanh/checkpoints/best.ckpt"
+    assert pasteable(f"ckpt_path={path}") == f"ckpt_path='{path}'"
+    assert pasteable("ckpt_path=logs/runs/r/checkpoints/last.ckpt") == "ckpt_path=logs/runs/r/checkpoints/last.ckpt"
+    assert pasteable("model.act=tanh") == "model.act=tanh" and pasteable(f"ckpt_path='{path}'") == f"ckpt_path='{path}'"
 
 
 def test_different_seeds_give_different_splits_and_weights():

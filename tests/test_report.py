@@ -164,3 +164,10 @@ def test_report_markdown_is_inert():
     assert "\n" not in text and "<b>" not in text
     assert "](" not in text.replace("\\]\\(", "") and "![" not in text.replace("\\!\\[", "")
     assert text.startswith("\\[c\\]\\(javascript:alert\\(1\\)\\) \\!\\[i\\]") and "\\| \\*cell\\* \\`code\\`" in text
+
+
+def test_report_html_aligns_numbers_right_and_text_left_and_shows_code_as_code(grid_sweep):
+    page = (grid_sweep / "report.html").read_text()
+    assert "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}td.num{text-align:right}" in page
+    assert "<td class=num>" in page and "<td>finished</td>" in page  # a number right, a status left
+    assert "<code>params</code>" in page and "`" not in page.split("<table>")[0]

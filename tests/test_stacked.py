@@ -59,7 +59,7 @@ def test_stacked_seeds_equal_their_single_runs_file_for_file(tmp_path):
         assert [len([name for name in found if name.startswith("events")]) for found in names] == [2, 2]
         assert read_run_config(str(tmp_path / "s" / job / "checkpoints" / "best.ckpt"))["seed"] == seed
     evaluated = run_script(
-        "eval.py", f"ckpt_path='{tmp_path / 's' / '1_seed=1' / 'checkpoints' / 'best.ckpt'}'", log_dir=tmp_path
+        "eval.py", f"ckpt_path={tmp_path / 's' / '1_seed=1' / 'checkpoints' / 'best.ckpt'}", log_dir=tmp_path
     )
     assert evaluated.returncode == 0
     (eval_dir,) = (tmp_path / "eval").iterdir()

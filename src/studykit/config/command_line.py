@@ -21,8 +21,14 @@ from studykit.run.ranks import process_rank
 DIR_KEYS = ("hydra.run.dir", "hydra.sweep.dir")
 
 
+# Keys whose value is a path: one pasted as printed (a sweep job's dir holds `=` and `,`) is quoted for Hydra.
+PATH_KEYS = ("ckpt_path", "hydra.run.dir", "hydra.sweep.dir", "paths.data_dir", "paths.log_dir")
+
+
 def check_command_line(config_name: str) -> None:
-    """Exit with status 2 and one line on the first problem."""
+    """Quote the paths Hydra's grammar could not read (in `sys.argv`, before Hydra parses it); exit with status 2
+    and one line on the first problem."""
+    sys.argv[1:] = [pasteable(argument) for argument in sys.argv[1:]]
     try:
         check(config_name, sys.argv[1:])
     except (ConfigError, files.OutputError, locks.DirInUse) as error:
@@ -57,6 +63,19 @@ def check(config_name: str, args: list[str]) -> None:
             directory = override.value()
             if isinstance(directory, str) and "${" not in directory:
                 locks.hold(directory, override.key_or_group)
+
+
+def pasteable(argument: str) -> str:
+    """`key=<path>` for a path key, quoted when Hydra's grammar cannot read the path as it is (`3_hidden=40,act=
+    tanh/checkpoints/best.ckpt`); anything else as it is."""
+    key, separator, value = argument.partition("=")
+    if not separator or key.lstrip("+") not in PATH_KEYS or value[:1] in ("'", '"') or "${" in value:
+        return argument
+    try:
+        OverridesParser.create().parse_override(argument)
+        return argument
+    except Exception:
+        return f"{key}='{value}'" if "'" not in value else f'{key}="{value}"'
 
 
 def unreadable(parser: OverridesParser, arguments: list[str]) -> ConfigError:

@@ -97,9 +97,19 @@ def html_table(rows: list[dict], best_job: str | None) -> str:
     body = []
     for row in rows:
         style = ' class="best"' if row.get("job") == best_job and row.get("best") else ""
-        cells = "".join(f"<td>{html.escape(cell(row.get(column, '')))}</td>" for column in columns)
+        cells = "".join(
+            f"<td{' class=num' if isinstance(row.get(column), int | float) else ''}>"
+            f"{html.escape(cell(row.get(column, '')))}</td>"
+            for column in columns
+        )
         body.append(f"<tr{style}>{cells}</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def html_code(text: str) -> str:
+    """Text with `code` spans (as the Markdown report writes them) as HTML, everything else escaped."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts))
 
 
 def html_page(sweep_dir: Path, rows: list[dict], best: Run | None, keys: list[str], pictures: dict, replicas) -> str:
@@ -108,10 +118,11 @@ def html_page(sweep_dir: Path, rows: list[dict], best: Run | None, keys: list[st
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Sweep report: {html.escape(sweep_dir.name)}</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:0.9em}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}tr.best{background:#dfd;font-weight:bold}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}td.num{text-align:right}"
+        "tr.best{background:#dfd;font-weight:bold}"
         "img{max-width:100%}</style></head><body>",
         f"<h1>Sweep report: {html.escape(sweep_dir.name)}</h1>",
-        f"<p>{html.escape(headline(rows, best, keys))}</p><p>{html.escape(INTRO)}</p>",
+        f"<p>{html.escape(headline(rows, best, keys))}</p><p>{html_code(INTRO)}</p>",
         html_table(rows, best_job),
     ]
     if replicas:
