@@ -241,6 +241,21 @@ def test_a_dir_that_holds_runs_refuses_other_settings_and_keeps_what_it_recorded
     assert same.returncode == 0 and "has finished already" in same.stdout + same.stderr
 
 
+def test_an_experiment_sweep_relaunched_into_its_dir_is_compared_job_by_job(tmp_path):
+    """Its jobs come from the experiment's sweeper params as well as the command line, as Hydra lists them."""
+    sweep = tmp_path / "sweep"
+    one_job = ["experiment=digits_cases", "hydra.sweeper.params={+digits_case: a, seed: 0}", "data.source=sklearn"]
+    command = [*one_job, "trainer.max_epochs=2", f"hydra.sweep.dir={sweep}"]  # MULTIRUN by the experiment, no -m
+    assert run_script("train.py", *command, log_dir=tmp_path).returncode == 0
+    again = run_script("train.py", *command, log_dir=tmp_path)
+    assert again.returncode == 0 and "has finished already" in again.stdout + again.stderr
+    other = run_script("train.py", *command[:-2], "trainer.max_epochs=3", command[-1], log_dir=tmp_path)
+    assert other.returncode == 2
+    (line,) = other.stderr.strip().splitlines()
+    assert "is invalid: its job 0_" in line
+    assert "holds a run made with other settings (trainer.max_epochs 2 then, 3 now)" in line
+
+
 def stop_with(signum: int, *args: str, log_dir: Path, after: str) -> tuple[int, str]:
     """Start `src/train.py args` as a user would, send `signum` once `after` is in its output; its exit status
     and output."""

@@ -106,6 +106,11 @@ class Classifier(LightningModule):
         self.replayed = replay.current()
 
     def on_fit_end(self) -> None:
+        if self.replayed is not None and self.current_epoch != len(self.replayed.epochs):
+            raise RuntimeError(
+                f"the replay ended after {self.current_epoch} epochs, its stacked group trained "
+                f"{len(self.replayed.epochs)}: a setting the group does not follow (report it)"
+            )
         self.replayed = None
 
     def training_step(self, dataloader_iter: Iterator) -> None:
@@ -189,7 +194,7 @@ class Classifier(LightningModule):
         publish_metrics(self.trainer, {logged_name(name): torch.tensor(row[name]) for name in EPOCH_METRICS})
         if epoch == record.best_epoch:
             self.network.load_state_dict(record.best_weights)
-        if epoch == len(record.epochs):
+        if epoch == len(record.epochs) and record.failure is None:  # a failing member has no final state
             self.network.load_state_dict(record.final_weights)
             self.trainer.optimizers[0].load_state_dict(record.optimizer_state)
 

@@ -96,8 +96,10 @@ class OptunaSweeper(Sweeper):
             while (left := self.n_trials - sum(map(optuna_study.counted, study.get_trials(deepcopy=False)))) > 0:
                 trials = [trial for _ in range(min(self.n_jobs, left)) if (trial := optuna_study.ask_new(study, space))]
                 if not trials:
+                    exhausted = optuna_study.space_exhausted(study, space)
+                    tried = "every parameter set of the space" if exhausted else "only parameter sets"
                     log.info(
-                        f"the search space is exhausted: every parameter set was tried ({left} of n_trials not run)"
+                        f"the search ends: the sampler proposed {tried} already tried ({left} of n_trials not run)"
                     )
                     break
                 for trial in trials:

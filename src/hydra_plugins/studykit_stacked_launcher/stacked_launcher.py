@@ -37,6 +37,7 @@ class StackedLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from studykit.errors import ConfigError, is_int
+        from studykit.run import stopping
         from studykit.stacking.replay import replaying
 
         if self.max_members is not None and not (is_int(self.max_members) and self.max_members >= 2):
@@ -44,6 +45,7 @@ class StackedLauncher(Launcher):
             print(f"error: {error}", file=sys.stderr)  # before any job, as the checks before Hydra report
             sys.exit(2)
         setup_globals()
+        stopping.install()  # a stop while a group trains ends the sweep with its report, as during a job
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         jobs = {}
@@ -71,6 +73,8 @@ class StackedLauncher(Launcher):
 
     def _train_groups(self, jobs: dict) -> dict:
         """Every group of more than one job trained; job number -> what its run replays."""
+        from studykit.run.failures import stop
+        from studykit.run.stopping import StopRequested
         from studykit.stacking.fit import fit_group
         from studykit.stacking.groups import stack_groups
 
@@ -80,16 +84,18 @@ class StackedLauncher(Launcher):
             if len(group) < 2:
                 continue
             configs = {number: jobs[number][2] for number in group}
-            cap = self.max_members or _members_that_fit(configs[group[0]])
-            for start in range(0, len(group), cap):
-                part = group[start : start + cap]
-                if len(part) < 2:
-                    continue
-                log.info(f"stacking jobs {_numbers(part)}: {_differences([jobs[number][0] for number in part])}")
-                try:
-                    records |= fit_group(part, [configs[number] for number in part], self.config.hydra.launcher)
-                except Exception as error:  # each job then runs alone and meets the same problem in its own run
-                    log.warning(f"warning: jobs {_numbers(part)} run one by one: {type(error).__name__}: {error}")
+            try:
+                cap = self.max_members or _members_that_fit(configs[group[0]])
+                for start in range(0, len(group), cap):
+                    part = group[start : start + cap]
+                    if len(part) > 1:
+                        log.info(f"stacking jobs {_numbers(part)}: {_differences([jobs[n][0] for n in part])}")
+                        records |= fit_group(part, [configs[n] for n in part], self.config.hydra.launcher)
+            except StopRequested as error:
+                log.error(f"error: {error}")
+                stop(error.signum, single_run=False)
+            except Exception as error:  # each job then runs alone and meets the same problem in its own run
+                log.warning(f"warning: jobs {_numbers(group)} run one by one: {type(error).__name__}: {error}")
         return records
 
     def _key(self, sweep_config: DictConfig, task: DictConfig) -> str | None:

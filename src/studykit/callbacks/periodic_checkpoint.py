@@ -65,13 +65,14 @@ class PeriodicCheckpoint(Checkpoint):
         score = trainer.callback_metrics.get(self.monitor)
         if score is not None:  # None: an epoch cut short by trainer.max_steps, never validated
             self._consider(float(score), trainer, pl_module)
+        if replay.current() is not None:
+            return  # a stacked member's replay (seconds long) saves when it ends; a stop waits for the next job
         signum = trainer.strategy.broadcast(stopping.requested())  # every rank stops and saves together
         due = time.monotonic() - self._last_save >= self.save_every_seconds
-        # A stacked member's replay has its weights only at its best and last epoch: it saves when fitting ends.
-        if (trainer.strategy.broadcast(due) or signum) and replay.current() is None:  # rank 0 writes
+        if trainer.strategy.broadcast(due) or signum:  # rank 0 writes
             self.save(trainer)
         if signum:
-            raise StopRequested(signum, trainer.current_epoch + 1 if replay.current() is None else None)
+            raise StopRequested(signum, f"after epoch {trainer.current_epoch + 1}; its checkpoint is saved")
 
     def _consider(self, score: float, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.best_score is None or (score < self.best_score if self.mode == "min" else score > self.best_score):

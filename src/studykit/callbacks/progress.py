@@ -33,6 +33,7 @@ class EpochProgress(ProgressBar):
         self.stream = sys.stdout
         self._drawn = 0.0
         self._started = 0.0
+        self._replaying = False
 
     def disable(self) -> None:
         self._enabled = False
@@ -42,8 +43,7 @@ class EpochProgress(ProgressBar):
 
     @property
     def is_enabled(self) -> bool:
-        """Off while a stacked member replays its group's training (the group showed its progress)."""
-        return self._enabled and replay.current() is None
+        return self._enabled
 
     @property
     def in_place(self) -> bool:
@@ -54,6 +54,9 @@ class EpochProgress(ProgressBar):
         print(*args, **kwargs, file=self.stream)
 
     def _write(self, text: str) -> None:
+        """To the terminal, but while a stacked member replays its fitting (its group showed it), to the log only."""
+        if self._replaying:
+            return
         self.stream.write(text)
         self.stream.flush()
 
@@ -67,6 +70,9 @@ class EpochProgress(ProgressBar):
     def _epoch(self, trainer: Trainer) -> str:
         limit = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
         return f"Epoch {trainer.current_epoch + 1}{limit}"
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._replaying = replay.current() is not None
 
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._started = self._drawn = time.perf_counter()
@@ -94,6 +100,7 @@ class EpochProgress(ProgressBar):
             reason = stop_reason(trainer)
             self._write(f"{reason}\n")
             log.info(reason)
+        self._replaying = False
 
     def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._drawn = 0.0

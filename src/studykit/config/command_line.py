@@ -51,7 +51,7 @@ def check(config_name: str, args: list[str]) -> None:
         return
     error = unknown_key(cfg, overrides) or ddp_under_joblib(cfg, overrides)
     if not error and config_name == "train" and process_rank() == 0:  # other DDP ranks run rank 0's own command
-        error = changed_settings(config_name, overrides, multirun="-m" in args or "--multirun" in args)
+        error = changed_settings(config_name, overrides, args)
     if error:
         raise error
     try:
@@ -72,10 +72,11 @@ def pasteable(argument: str) -> str:
     if not separator or key.lstrip("+") not in PATH_KEYS or value[:1] in ("'", '"') or "${" in value:
         return argument
     try:
-        OverridesParser.create().parse_override(argument)
-        return argument
+        if not OverridesParser.create().parse_override(argument).is_sweep_override():  # `/data/a,b` is a path
+            return argument
     except Exception:
-        return f"{key}='{value}'" if "'" not in value else f'{key}="{value}"'
+        pass
+    return f"{key}='{value}'" if "'" not in value else f'{key}="{value}"'
 
 
 def unreadable(parser: OverridesParser, arguments: list[str]) -> ConfigError:

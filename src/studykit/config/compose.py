@@ -37,3 +37,11 @@ def compose_defaults(config_name: str, overrides: tuple[str, ...]) -> DictConfig
         return compose(config_name, overrides=list(overrides))
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         return compose(config_name, overrides=list(overrides))
+
+
+@functools.cache
+def compose_hydra(config_name: str, overrides: tuple[str, ...]) -> DictConfig:
+    """The `hydra` node of the config with these overrides (its mode, sweeper and params), before a run starts."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose(config_name, overrides=list(overrides), return_hydra_config=True).hydra

@@ -4,31 +4,39 @@ anything there, naming the keys that differ, so the settings a dir records alway
 from pathlib import Path
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
-from studykit.config.compose import compose_run
+from studykit.config.compose import CONFIGS, compose_hydra, compose_run
 from studykit.errors import ConfigError
-from studykit.outputs.settings import NOT_SETTINGS
+from studykit.outputs.settings import NOT_SETTINGS, flat_settings
 
 # Keys that say where a run reads and writes, or how it shows progress: they may change between commands.
 NOT_COMPARED = (*NOT_SETTINGS, "verbose")
 
 
-def changed_settings(config_name: str, overrides: list[Override], multirun: bool) -> ConfigError | None:
+def changed_settings(config_name: str, overrides: list[Override], args: list[str]) -> ConfigError | None:
+    """For a command that names a run dir (or a sweep dir) holding runs: the first run whose recorded settings
+    differ from the command's, as a `ConfigError`; a sweep's jobs are listed as Hydra's basic sweeper lists them
+    (the sweeper's params from the config, then the command line's sweeps)."""
+    hydra_cfg = _hydra_config(config_name, overrides)
+    multirun = "-m" in args or "--multirun" in args or (hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN)
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     given = [item for item in overrides if item.key_or_group == key and not item.is_sweep_override()]
     directory = given[-1].value() if given else None
     if not isinstance(directory, str) or "${" in directory or not Path(directory).is_dir():
         return None
-    settings = [item for item in overrides if not item.key_or_group.startswith("hydra")]
+    settings = [item.input_line for item in overrides if not item.key_or_group.startswith("hydra")]
     if not multirun:
-        differences = _differences(config_name, Path(directory), [item.input_line for item in settings])
+        differences = _differences(config_name, Path(directory), settings)
         where = "it holds a run"
     else:
-        if any(item.key_or_group in ("hparams_search", "hydra/sweeper") for item in overrides):
+        if hydra_cfg is None or not str(hydra_cfg.sweeper._target_).endswith("BasicSweeper"):
             return None  # a search checks its own settings against its study's
-        (jobs,) = BasicSweeper.split_arguments(settings, max_batch_size=None)
+        params = [f"{name}={value}" for name, value in (hydra_cfg.sweeper.get("params") or {}).items()]
+        (jobs,) = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(params + settings), None)
         differences, where = [], ""
         for number, job in enumerate(jobs):
             job_dir = next((path.parent for path in sorted(Path(directory).glob(f"{number}_*/config.yaml"))), None)
@@ -45,22 +53,28 @@ def changed_settings(config_name: str, overrides: list[Override], multirun: bool
     )
 
 
+def _hydra_config(config_name: str, overrides: list[Override]) -> DictConfig | None:
+    """The `hydra` node as the command's group choices (an experiment, a sweeper) make it; None if they do not
+    compose (Hydra says why when it starts)."""
+    choices = [
+        item.input_line
+        for item in overrides
+        if not item.is_sweep_override()
+        and ((CONFIGS / item.key_or_group.replace(".", "/")).is_dir() or item.key_or_group.startswith("hydra/"))
+    ]
+    try:
+        return compose_hydra(config_name, tuple(choices))
+    except Exception:
+        return None
+
+
 def _differences(config_name: str, run_dir: Path, overrides: list[str]) -> list[str]:
     """`key: then -> now` for each setting that differs between `run_dir`'s config.yaml and these overrides."""
-    recorded = _flat(OmegaConf.load(run_dir / "config.yaml"))
-    now = _flat(compose_run(config_name, overrides, run_dir))
+    recorded = flat_settings(OmegaConf.load(run_dir / "config.yaml"))
+    now = flat_settings(compose_run(config_name, overrides, run_dir))
     keys = sorted(key for key in recorded.keys() | now.keys() if not _where_or_how(key))
     return [f"{key} {recorded.get(key)} then, {now.get(key)} now" for key in keys if recorded.get(key) != now.get(key)]
 
 
 def _where_or_how(key: str) -> bool:
     return key.startswith(NOT_COMPARED) or key.endswith(("_dir", "dirpath", "directory", "path", "save_dir"))
-
-
-def _flat(node, prefix: str = "") -> dict:
-    """Dotted keys to plain values; lists whole."""
-    if isinstance(node, DictConfig):
-        return {key: value for name in node.keys() for key, value in _flat(node[name], f"{prefix}{name}.").items()}
-    if isinstance(node, ListConfig):
-        return {prefix[:-1]: OmegaConf.to_container(node, resolve=True)}
-    return {prefix[:-1]: node}

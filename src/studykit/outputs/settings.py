@@ -33,3 +33,15 @@ def trial_name(run_dir: Path, overrides: list[str], in_sweep: bool) -> str:
         return f"{run_dir.name}  ({run_dir.parent.name})"
     settings = [item.lstrip("+~") for item in overrides if item.split("=", 1)[0].lstrip("+~") in changed(overrides)]
     return f"{','.join(settings) or 'defaults'}  ({run_dir.name})"
+
+
+def flat_settings(cfg: DictConfig) -> dict:
+    """`{"model.hidden": 40, ...}`: every key of `cfg`, resolved, lists as whole values."""
+
+    def flat(node, prefix: str) -> dict:
+        if isinstance(node, dict):
+            pairs = (flat(child, f"{prefix}{name}.").items() for name, child in node.items())
+            return {key: value for items in pairs for key, value in items}
+        return {prefix[:-1]: node}
+
+    return flat(OmegaConf.to_container(cfg, resolve=True), "")

@@ -21,7 +21,7 @@ def label(run: Run, keys: list[str]) -> str:
     and labels cut, with their job number in front so they stay distinct."""
     text = " ".join(f"{key.split('.')[-1]}={shortened(str(run.settings.get(key)), LONGEST_VALUE)}" for key in keys)
     if not text:
-        return run.name
+        return shortened(run.name, LONGEST_LABEL)
     return text if len(text) <= LONGEST_LABEL else f"{run.number}: {shortened(text, LONGEST_LABEL)}"
 
 
@@ -35,7 +35,9 @@ def text_inches(text: str, points: float = 9) -> float:
 
 
 def framed(width: float, height: float, left: float, bottom: float = 0.6, right: float = 0.3, top: float = 0.4):
-    """A figure with one axes placed by margins in inches: automatic layouts draw a figure twice."""
+    """A figure with one axes placed by margins in inches (automatic layouts draw a figure twice), at least 2
+    inches of axes wide and high whatever the margins."""
+    width, height = max(width, left + right + 2), max(height, bottom + top + 0.3)
     figure = Figure(figsize=(width, height))
     box = (left / width, bottom / height, (width - left - right) / width, (height - bottom - top) / height)
     return figure, figure.add_axes(box)

@@ -8,22 +8,24 @@ status 0, as if the run had succeeded.
 """
 
 import signal
+import threading
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _received: list[int] = []
 
 
 class StopRequested(RuntimeError):
-    def __init__(self, signum: int, epoch: int | None = None):
+    def __init__(self, signum: int, when: str):
+        """`when`: where the run stood, e.g. `after epoch 5; its checkpoint is saved`."""
         self.signum = signum
-        where = f"after epoch {epoch}; its checkpoint is saved" if epoch else "before its first epoch ended"
-        super().__init__(f"stopped by {signal.Signals(signum).name} {where}: run the same command again to continue")
+        super().__init__(f"stopped by {signal.Signals(signum).name} {when}: run the same command again to continue")
 
 
 def install() -> None:
-    """In the main thread (where Python delivers signals)."""
-    for signum in SIGNALS:
-        signal.signal(signum, _note)
+    """Where Python delivers signals: the main thread (elsewhere, a job in a launcher's thread, nothing)."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, _note)
 
 
 def requested() -> int | None:

@@ -169,15 +169,20 @@ def space_size(space: dict[str, BaseDistribution]) -> int | None:
     return size
 
 
-def ask_new(study: optuna.Study, space: dict[str, BaseDistribution], attempts: int = 100) -> optuna.Trial | None:
-    """A trial whose parameters no trial that counts or runs has; None when the space holds no other set. A
-    sampler's repeat is closed as failed with the user attribute `DUPLICATE` (the trial it repeats) and does not
-    count toward `n_trials`."""
+def space_exhausted(study: optuna.Study, space: dict[str, BaseDistribution]) -> bool:
+    """Every parameter set of a finite space tried (by trials that count or run)."""
     size = space_size(space)
+    return size is not None and len({tuple(sorted(params.items())) for params in tried(study).values()}) >= size
+
+
+def ask_new(study: optuna.Study, space: dict[str, BaseDistribution], attempts: int = 100) -> optuna.Trial | None:
+    """A trial whose parameters no trial that counts or runs has; None when the space holds no other set, or the
+    sampler proposed only tried sets `attempts` times in a row. A sampler's repeat is closed as failed with the
+    user attribute `DUPLICATE` (the trial it repeats) and does not count toward `n_trials`."""
     for _ in range(attempts):
-        seen = tried(study)
-        if size is not None and len({tuple(sorted(params.items())) for params in seen.values()}) >= size:
+        if space_exhausted(study, space):
             return None
+        seen = tried(study)
         trial = study.ask(space)
         repeated = [number for number, params in seen.items() if params == trial.params]
         if not repeated:

@@ -22,7 +22,10 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from studykit.config.build import build_classifier
+from studykit.data.in_memory import InMemoryDataModule
+from studykit.run import stopping
 from studykit.run.quiet import quiet_lightning
+from studykit.run.stopping import StopRequested
 from studykit.run.threads import choose_threads, forward_flops, prepare_torch, set_threads
 from studykit.stacking.replay import MemberRecord
 
@@ -48,27 +51,28 @@ class Member:
         self.params = dict(self.network.named_parameters())
         self.active = True
         self.steps = 0
-        stopping = self.cfg.callbacks.early_stopping
-        self.stop_monitor, self.stop_mode = stopping.monitor, stopping.get("mode", "min")
+        rule = self.cfg.callbacks.early_stopping
+        self.stop_monitor, self.stop_mode = rule.monitor, rule.get("mode", "min")
         self.stop_best = torch.tensor(math.inf if self.stop_mode == "min" else -math.inf)
         self.wait = 0
         checkpoints = self.cfg.callbacks.model_checkpoint
         self.best_monitor, self.best_mode = checkpoints.get("monitor", "val/loss"), checkpoints.get("mode", "min")
         self.best_score: float | None = None
 
-    def improved_for_stopping(self, metrics: dict[str, Tensor]) -> bool:
-        """Lightning's EarlyStopping rule, step for step: True when the member stops after this epoch."""
-        stopping = self.cfg.callbacks.early_stopping
+    def stops_after(self, metrics: dict[str, Tensor]) -> bool:
+        """Lightning's EarlyStopping rule, step for step (its thresholds and a later min_epochs make a job train
+        alone): True when the member stops after this epoch."""
+        rule = self.cfg.callbacks.early_stopping
         current = metrics[self.stop_monitor]
-        delta = abs(stopping.get("min_delta", 0.0)) * (1 if self.stop_mode == "max" else -1)
+        delta = abs(rule.get("min_delta", 0.0)) * (1 if self.stop_mode == "max" else -1)
         better = torch.gt if self.stop_mode == "max" else torch.lt
-        if stopping.get("check_finite", True) and not torch.isfinite(current):
+        if rule.get("check_finite", True) and not torch.isfinite(current):
             return True
         if better(current - delta, self.stop_best):
             self.stop_best, self.wait = current, 0
             return False
         self.wait += 1
-        return self.wait >= stopping.patience
+        return self.wait >= rule.patience
 
     def consider_best(self, metrics: dict[str, Tensor], epoch: int, weights: Callable[[], dict]) -> None:
         """PeriodicCheckpoint's rule: the best weights by its monitor (strictly better); `weights()` gives them."""
@@ -86,14 +90,14 @@ def fit_group(numbers: list[int], configs: list[DictConfig], launcher: DictConfi
     for member in members:
         member.build()
     first = members[0]
-    if first.cfg.trainer.get("deterministic"):
-        torch.use_deterministic_algorithms(True)
+    deterministic = first.cfg.trainer.get("deterministic")
+    if deterministic:  # as Lightning's Trainer sets it for a single run
+        torch.use_deterministic_algorithms(True, warn_only=deterministic == "warn")
     example, _ = first.datamodule.transform(tuple(t[:1] for t in first.datamodule.splits["train"]), training=False)
     flops = forward_flops(first.network, example) * first.datamodule.batch_size * len(members)
     set_threads(first.cfg.threads or choose_threads(flops, launcher))
     stack = Stack(members)
     max_epochs = first.cfg.trainer.max_epochs if first.cfg.trainer.max_epochs > 0 else sys.maxsize
-    min_epochs = first.cfg.trainer.get("min_epochs", 1) or 1
     line = GroupLine(members)
     stacked_for: list[Member] = []
     for epoch in range(1, max_epochs + 1):
@@ -106,7 +110,9 @@ def fit_group(numbers: list[int], configs: list[DictConfig], launcher: DictConfi
         batch_losses = _train_epoch(stack, train)
         metrics = _validate(stack, val) | _train_metrics(active, train, batch_losses)
         share = (time.perf_counter() - started) / len(active)
-        _finish_epoch(stack, epoch, batch_losses, metrics, min_epochs, share)
+        _finish_epoch(stack, epoch, batch_losses, metrics, share)
+        if signum := stopping.requested():  # the group's work is redone by the same command
+            raise StopRequested(signum, f"while jobs {', '.join(map(str, numbers))} trained as one group")
         line.update(epoch)
     stack.release(set(stack.members))
     line.close()
@@ -240,18 +246,17 @@ def _stacked_split(active: list[Member], split: str) -> tuple[Tensor, Tensor]:
 
 
 def _batches(active: list[Member], inputs: Tensor, targets: Tensor, index: Tensor, training: bool):
-    """The members' batches at `index` `(members, batch)`, through each member's own transform where it draws
-    random numbers (augmentation), else through the first's (the same elementwise scaling for all)."""
+    """The members' batches at `index` `(members, batch)`, through each member's own transform (its own
+    normalization statistics and augmentation draws); data without one (features) as they are."""
     members, count = targets.shape
     flat = (index + torch.arange(members, device=index.device).unsqueeze(1) * count).flatten()
     batch_inputs = inputs.flatten(0, 1).index_select(0, flat).view(*index.shape, *inputs.shape[2:])
     batch_targets = targets.flatten().index_select(0, flat).view(index.shape)
-    if getattr(active[0].datamodule, "augment", False) and training:
-        members = zip(active, batch_inputs, batch_targets, strict=True)
-        pairs = [member.datamodule.transform((x, y), training=True) for member, x, y in members]
-        return torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
-    flat, _ = active[0].datamodule.transform((batch_inputs.flatten(0, 1), None), training=training)
-    return flat.view(*batch_inputs.shape[:2], *flat.shape[1:]), batch_targets
+    if type(active[0].datamodule).transform is InMemoryDataModule.transform:
+        return batch_inputs, batch_targets
+    members = zip(active, batch_inputs, batch_targets, strict=True)
+    pairs = [member.datamodule.transform((x, y), training=training) for member, x, y in members]
+    return torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
 
 
 def _member_losses(logits: Tensor, targets: Tensor) -> Tensor:
@@ -316,7 +321,7 @@ def _predictions(logits: Tensor) -> Tensor:
     return (logits.squeeze(-1) > 0).long() if logits.shape[-1] == 1 else logits.argmax(-1)
 
 
-def _finish_epoch(stack: Stack, epoch: int, batch_losses: Tensor, metrics: dict, min_epochs: int, share: float):
+def _finish_epoch(stack: Stack, epoch: int, batch_losses: Tensor, metrics: dict, share: float) -> None:
     """Per member: a diverging loss fails it (the line its single run would print); else the epoch's row, its
     best weights, and whether early stopping ends it here. Members that end leave the stack."""
     finite = torch.isfinite(batch_losses)
@@ -338,7 +343,7 @@ def _finish_epoch(stack: Stack, epoch: int, batch_losses: Tensor, metrics: dict,
         member.record.epochs.append({name.replace("/", "_"): float(value) for name, value in own.items()})
         member.record.epochs[-1]["seconds"] = previous + share
         member.consider_best(own, epoch, lambda member=member: stack.member_weights(member))
-        if member.improved_for_stopping(own) and epoch >= min_epochs:
+        if member.stops_after(own):
             leaving.add(member)
     for member in leaving:
         member.active = False

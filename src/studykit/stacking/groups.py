@@ -5,7 +5,9 @@ trainer) makes another group."""
 
 import json
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
+
+from studykit.outputs.settings import flat_settings
 
 # Default callbacks a member's replay reproduces; a job with others trains alone.
 REPLAYED_CALLBACKS = {
@@ -20,7 +22,7 @@ REPLAYED_CALLBACKS = {
 # What a member may have of its own: which run it is, its optimizer's settings, its early stopping, where it
 # writes and how it shows progress.
 OWN = ("seed", "data.seed", "optimizer.", "callbacks.early_stopping.", "callbacks.progress_bar.", "paths.", "threads")
-OWN_ALSO = ("ckpt_path", "report", "verbose", "callbacks.model_checkpoint.save_every_seconds")
+OWN_ALSO = ("ckpt_path", "report", "verbose", "callbacks.model_checkpoint.", "classifier.batches_per_step", "logger.")
 WHERE = ("dir", "dirpath", "directory", ".path", "default_root_dir")  # a job's own files
 
 
@@ -28,19 +30,36 @@ def group_key(cfg: DictConfig) -> str | None:
     """The settings that shape a job's computation, as text; None for a job that trains alone (see `why_alone`)."""
     if why_alone(cfg):
         return None
-    flat = _flat(OmegaConf.to_container(cfg, resolve=True))
+    flat = flat_settings(cfg)
     shape = {key: value for key, value in flat.items() if not _own(key)}
     shape["optimizer._target_"] = flat.get("optimizer._target_")
     return json.dumps(shape, sort_keys=True, default=str)
 
 
 def why_alone(cfg: DictConfig) -> str | None:
-    """Why a job cannot be a member of a group (None when it can)."""
+    """Why a job cannot be a member of a group (None when it can): what the group's loop does not do as a
+    single run would."""
     trainer = cfg.trainer
     if "ddp" in str(trainer.get("strategy", "")) or trainer.get("devices", 1) not in (1, "auto"):
         return "it runs on several devices"
+    if trainer.get("accelerator", "cpu") not in ("cpu", "auto") or str(cfg.data.get("device", "auto")) == "cuda":
+        return "groups train on the CPU"
+    if str(trainer.get("precision", "32-true")) not in ("32", "32-true") or trainer.get("plugins"):
+        return "it trains in another precision"
     if trainer.get("max_steps", -1) != -1 or trainer.get("limit_train_batches", 1.0) != 1.0:
         return "trainer.max_steps or limit_train_batches cut its epochs"
+    if trainer.get("limit_val_batches", 1.0) != 1.0 or trainer.get("num_sanity_val_steps", 0) != 0:
+        return "it validates on part of the data"
+    if (trainer.get("min_epochs") or 1) > 1:
+        return "trainer.min_epochs delays its early stopping"
+    callbacks = cfg.get("callbacks") or {}
+    stopping, checkpoints = callbacks.get("early_stopping"), callbacks.get("model_checkpoint")
+    if not stopping or not checkpoints:
+        return "it has no early stopping or checkpoints for the group to follow"
+    if stopping.get("stopping_threshold") is not None or stopping.get("divergence_threshold") is not None:
+        return "its early stopping has thresholds"
+    if (callbacks.get("timer") or {}).get("duration"):
+        return "its time limit"
     if cfg.get("classifier", {}).get("gradient_clip_val"):
         return "it clips gradients"
     if cfg.model.get("dropout", 0):
@@ -49,7 +68,7 @@ def why_alone(cfg: DictConfig) -> str | None:
         return "it continues from a checkpoint"
     if "Circles" in str(cfg.data._target_):
         return "its decision surface is drawn from its weights as it trains"
-    extra = set(cfg.get("callbacks", {}).keys()) - REPLAYED_CALLBACKS
+    extra = set(callbacks.keys()) - REPLAYED_CALLBACKS
     if extra:
         return f"its callbacks {', '.join(sorted(extra))} would not see it train"
     return None
@@ -69,9 +88,3 @@ def stack_groups(keys: dict[int, str | None]) -> list[list[int]]:
 
 def _own(key: str) -> bool:
     return key.startswith(OWN) or key.startswith(OWN_ALSO) or key.endswith(WHERE)
-
-
-def _flat(node, prefix: str = "") -> dict:
-    if isinstance(node, dict):
-        return {key: value for name, child in node.items() for key, value in _flat(child, f"{prefix}{name}.").items()}
-    return {prefix[:-1]: node}
