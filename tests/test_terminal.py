@@ -2,6 +2,7 @@
 sets off on purpose stay out unless verbose=true), a summary naming the run dir, and a sweep's table of runs."""
 
 import logging
+import os
 import re
 import warnings
 
@@ -20,8 +21,16 @@ RUN_LINES = (
 )
 
 
-def test_a_run_prints_its_own_lines_only(tmp_path):
-    result = run_script("train.py", "trainer.max_epochs=2", log_dir=tmp_path, progress=True)
+@pytest.mark.parametrize("slurm_client", [False, True], ids=["", "on a machine with srun"])
+def test_a_run_prints_its_own_lines_only(tmp_path, slurm_client):
+    env = None
+    if slurm_client:  # SLURM's client on the PATH, as on a cluster's login node (Lightning looks for srun there)
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "srun").write_text("#!/bin/sh\nexit 1\n")
+        (bin_dir / "srun").chmod(0o755)
+        env = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    result = run_script("train.py", "trainer.max_epochs=2", log_dir=tmp_path, progress=True, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = (result.stdout + result.stderr).splitlines()
     kinds = [next((pattern for pattern in RUN_LINES if re.fullmatch(pattern, line)), line) for line in lines]

@@ -10,6 +10,9 @@ EXPECTED_WARNINGS = (
     # Classifier.training_step takes the batch iterator to train several batches per Lightning step.
     r"You are using the `dataloader_iter` step flavor",
     r"Found `dataloader_iter` argument in the `training_step`",
+    # A machine with SLURM's client (a cluster's login node): runs there are started by the user or by the SLURM
+    # launcher (hydra/launcher=slurm submits them through sbatch), not meant for srun.
+    r"The `srun` command is available on your system but is not used",
     # Lightning's own use of a torch API that newer torch deprecates; nothing a user can change.
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
 )
