@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 ARGS ?=
 SWEEP ?=
 
-.PHONY: help install train data report test test-slow reproduce lint format tensorboard optuna-dashboard screenshots benchmark clean
+.PHONY: help install train data report test test-slow test-slurm reproduce lint format tensorboard optuna-dashboard screenshots benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,11 +28,15 @@ report: $(INSTALLED) ## Write a sweep's report (make report SWEEP=logs/multirun/
 data: $(INSTALLED) ## Download (when absent) and cache every data set read from files (configs/data/) in data/ or DATA_DIR
 	$(PY) scripts/prepare_data.py
 
-test: $(INSTALLED) ## Run the test suite (without the slow and reproduce tests), one worker per core
-	$(PY) -m pytest -n auto --dist worksteal -m "not slow and not reproduce"
+test: $(INSTALLED) ## Run the test suite (without the slow, SLURM and reproduce tests), one worker per core
+	$(PY) -m pytest -n auto --dist worksteal -m "not slow and not reproduce and not slurm"
 
 test-slow: $(INSTALLED) ## Run the slow tests: launchers, DDP, Optuna, CIFAR-10, full disk (minutes)
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m "slow and not slurm"
+
+test-slurm: $(INSTALLED) ## Start a one-node SLURM cluster here (scripts/slurm_cluster.sh; root), run the SLURM tests, stop it
+	bash scripts/slurm_cluster.sh start
+	SLURM_CONF=$$(bash scripts/slurm_cluster.sh env | cut -d= -f2) $(PY) -m pytest -m slurm; status=$$?; bash scripts/slurm_cluster.sh stop; exit $$status
 
 reproduce: $(INSTALLED) ## Run the studies on the real data (slow tests, needs ../shared/data) and write docs/RESULTS.md
 	$(PY) -m pytest -m reproduce; status=$$?; $(PY) scripts/results_table.py && exit $$status

@@ -1,0 +1,50 @@
+"""Sweeps sent to a real SLURM cluster through the project's launcher config (hydra/launcher=slurm,
+hydra-submitit-launcher): `make test-slurm` starts a one-node cluster on this machine (scripts/slurm_cluster.sh),
+runs these tests against it, and stops it."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import read_json, run_script
+
+pytestmark = pytest.mark.slurm
+
+# What this one-node cluster offers a job (the launcher config's defaults ask for a GPU node with 8 CPUs).
+RESOURCES = [
+    "hydra/launcher=slurm",
+    "hydra.launcher.partition=debug",
+    "hydra.launcher.gpus_per_node=0",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=2",
+    "hydra.launcher.timeout_min=10",
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster():
+    """The cluster `make test-slurm` started: SLURM_CONF set and the node idle."""
+    if "SLURM_CONF" not in os.environ or not shutil.which("sinfo"):
+        pytest.fail("no SLURM cluster: run these tests with make test-slurm")
+    states = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, check=True).stdout.split()
+    assert "idle" in states, f"the node is {states}"
+
+
+def test_a_grid_runs_as_slurm_jobs_with_one_report(tmp_path):
+    sweep = tmp_path / "sweep"
+    grid = ["-m", "model.hidden=10,40", "model.act=relu,tanh", "trainer.max_epochs=3", f"hydra.sweep.dir={sweep}"]
+    result = run_script("train.py", *grid, *RESOURCES, log_dir=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "Submitit 'slurm' sweep output dir" in output and "4 runs, 0 not finished" in output
+    jobs = sorted(path.parent for path in sweep.glob("*/metrics.json"))
+    assert [job.name.split("_")[0] for job in jobs] == ["0", "1", "2", "3"]
+    for job in jobs:
+        assert read_json(job / "metrics.json")["epochs"] == 3
+        assert (job / "checkpoints" / "best.ckpt").is_file() and (job / "confusion_test.png").is_file()
+    # Each job ran as a task of one SLURM array, whose logs submitit keeps in the sweep dir.
+    logs = sorted(path.name for path in (sweep / ".submitit").rglob("*_log.out"))
+    assert len(logs) == 4 and len({name.split("_")[0] for name in logs}) == 1
+    assert (sweep / "report.md").is_file() and "4 runs, 0 not finished" in (sweep / "report.md").read_text()
