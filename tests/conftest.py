@@ -63,6 +63,18 @@ def run_until(
     """Start `src/train.py args` as a user would (with its progress lines, one per epoch) and SIGKILL it as soon
     as `condition(output so far)` holds (`freeze`: SIGSTOP first, so it dies exactly where it was when the
     condition was seen); its output."""
+    return signalled_run(*args, log_dir=log_dir, condition=condition, freeze=freeze, timeout=timeout)[1]
+
+
+def signalled_run(
+    *args: str,
+    log_dir: Path,
+    condition: Callable[[str], bool],
+    signum: int = signal.SIGKILL,
+    freeze: bool = False,
+    timeout: float = 180,
+) -> tuple[int, str]:
+    """`run_until` with any signal: its exit status and output."""
     output_path = log_dir / f"output-{time.monotonic_ns()}.txt"
     environment = os.environ | {"LOG_DIR": str(log_dir), "HYDRA_FULL_ERROR": "0"}
     with output_path.open("w") as output:
@@ -76,16 +88,16 @@ def run_until(
     try:
         deadline = time.monotonic() + timeout
         while not condition(output_path.read_text()):
-            assert process.poll() is None, f"the run ended before the kill:\n{output_path.read_text()[-3000:]}"
+            assert process.poll() is None, f"the run ended before the signal:\n{output_path.read_text()[-3000:]}"
             assert time.monotonic() < deadline, "the run never got that far"
             time.sleep(0.0005)
         if freeze:
             process.send_signal(signal.SIGSTOP)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=60)
+        process.send_signal(signum)
+        status = process.wait(timeout=120)
     finally:
         process.kill()
-    return output_path.read_text()
+    return status, output_path.read_text()
 
 
 def requires_real(name: str) -> pytest.MarkDecorator:

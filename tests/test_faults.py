@@ -9,13 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import QUIET, ROOT, outcome, read_json, run_script, run_until, train_in_process
+from conftest import QUIET, ROOT, outcome, read_json, run_script, run_until, signalled_run, train_in_process
 from studykit.outputs.metrics import read_history
 from studykit.run import locks
 
@@ -256,36 +255,17 @@ def test_an_experiment_sweep_relaunched_into_its_dir_is_compared_job_by_job(tmp_
     assert "holds a run made with other settings (trainer.max_epochs 2 then, 3 now)" in line
 
 
-def stop_with(signum: int, *args: str, log_dir: Path, after: str) -> tuple[int, str]:
-    """Start `src/train.py args` as a user would, send `signum` once `after` is in its output; its exit status
-    and output."""
-    output_path = log_dir / f"output-{time.monotonic_ns()}.txt"
-    environment = os.environ | {"LOG_DIR": str(log_dir), "HYDRA_FULL_ERROR": "0"}
-    with output_path.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "src" / "train.py"), *args],
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while after not in output_path.read_text():
-            assert process.poll() is None and time.monotonic() < deadline, output_path.read_text()[-3000:]
-            time.sleep(0.001)
-        process.send_signal(signum)
-        return process.wait(timeout=120), output_path.read_text()
-    finally:
-        process.kill()
-
-
 def test_sigterm_saves_the_epoch_under_way_and_the_same_command_ends_as_an_uninterrupted_run(tmp_path):
     settings = ["trainer.max_epochs=150", "callbacks.early_stopping.patience=1000"]
     # No periodic save: the checkpoint the run continues from is the one the signal asked for.
     settings += ["callbacks.model_checkpoint.save_every_seconds=100000"]
     run_dir = tmp_path / "run"
-    status, output = stop_with(
-        signal.SIGTERM, *settings, f"hydra.run.dir={run_dir}", log_dir=tmp_path, after="Epoch 5/"
+    status, output = signalled_run(
+        *settings,
+        f"hydra.run.dir={run_dir}",
+        log_dir=tmp_path,
+        condition=lambda out: "Epoch 5/" in out,
+        signum=signal.SIGTERM,
     )
     assert status == 128 + signal.SIGTERM
     (line,) = [line for line in output.splitlines() if line.startswith("error:")]
@@ -309,7 +289,13 @@ def test_sigterm_saves_the_epoch_under_way_and_the_same_command_ends_as_an_unint
 def test_sigint_ends_a_sweep_with_one_line_and_the_report_of_what_finished(tmp_path):
     sweep = tmp_path / "sweep"
     grid = ["-m", "model.hidden=10,20", "trainer.max_epochs=3000", "callbacks.early_stopping.patience=10000"]
-    status, output = stop_with(signal.SIGINT, *grid, f"hydra.sweep.dir={sweep}", log_dir=tmp_path, after="Epoch 5/")
+    status, output = signalled_run(
+        *grid,
+        f"hydra.sweep.dir={sweep}",
+        log_dir=tmp_path,
+        condition=lambda out: "Epoch 5/" in out,
+        signum=signal.SIGINT,
+    )
     assert status == 128 + signal.SIGINT and "Traceback" not in output
     assert re.search(r"error: stopped by SIGINT after epoch \d+; its checkpoint is saved", output)
     (job,) = sweep.glob("0_*")
