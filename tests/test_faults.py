@@ -239,6 +239,23 @@ def test_a_dir_that_holds_runs_refuses_other_settings_and_keeps_what_it_recorded
     same = run_script("train.py", "trainer.max_epochs=3", f"hydra.run.dir={run_dir}", "threads=1", log_dir=tmp_path)
     assert same.returncode == 0 and "has finished already" in same.stdout + same.stderr
 
+    failed = tmp_path / "failed"  # failed before its first checkpoint: its own failure line asks for other settings
+    assert (
+        run_script(
+            "train.py", "optimizer=sgd", "optimizer.lr=8", f"hydra.run.dir={failed}", log_dir=tmp_path
+        ).returncode
+        == 2
+    )
+    lower = run_script(
+        "train.py",
+        "optimizer=sgd",
+        "optimizer.lr=0.1",
+        "trainer.max_epochs=2",
+        f"hydra.run.dir={failed}",
+        log_dir=tmp_path,
+    )
+    assert lower.returncode == 0 and read_json(failed / "metrics.json")["epochs"] == 2
+
 
 def test_an_experiment_sweep_relaunched_into_its_dir_is_compared_job_by_job(tmp_path):
     """Its jobs come from the experiment's sweeper params as well as the command line, as Hydra lists them."""

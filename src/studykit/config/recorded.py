@@ -69,7 +69,11 @@ def _hydra_config(config_name: str, overrides: list[Override]) -> DictConfig | N
 
 
 def _differences(config_name: str, run_dir: Path, overrides: list[str]) -> list[str]:
-    """`key: then -> now` for each setting that differs between `run_dir`'s config.yaml and these overrides."""
+    """`key: then -> now` for each setting that differs between `run_dir`'s config.yaml and these overrides; none
+    for a dir without results or a checkpoint to continue (a run that failed before its first save may be run
+    again with other settings, e.g. the lower learning rate its failure line asks for)."""
+    if not (run_dir / "metrics.json").exists() and not (run_dir / "checkpoints" / "last.ckpt").exists():
+        return []
     recorded = flat_settings(OmegaConf.load(run_dir / "config.yaml"))
     now = flat_settings(compose_run(config_name, overrides, run_dir))
     keys = sorted(key for key in recorded.keys() | now.keys() if not _where_or_how(key))
