@@ -54,7 +54,8 @@ def test_bad_or_diverging_jobs_fail_alone_with_one_line_each(tmp_path):
     assert "3 job(s) of the sweep failed" in result.stdout + result.stderr
     (sweep,) = (tmp_path / "multirun").iterdir()
     jobs = sorted(path.name for path in sweep.iterdir() if path.is_dir() and path.name[0].isdigit())
-    assert len(jobs) == 4 and "_lr=1000000000000.0,act=%27x%2F%3Cb%3Ey%3C%2Fb%3E%27" in jobs[0]  # one flat dir per job
+    # One flat dir per job; Hydra writes 1e12 as 1000000000000.0, the name shows it short.
+    assert len(jobs) == 4 and "_lr=1e+12,act=%27x%2F%3Cb%3Ey%3C%2Fb%3E%27" in jobs[0]
     failures = {path.parent.name.split("_")[0]: path.read_text() for path in sweep.glob("*/failure.txt")}
     assert sorted(failures) == ["0", "1", "2"]
     bad_value = "model.act='x/<b>y</b>' is invalid: accepted: elu, gelu, leaky_relu, mish, relu, selu"

@@ -171,3 +171,18 @@ def test_report_html_aligns_numbers_right_and_text_left_and_shows_code_as_code(g
     assert "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}td.num{text-align:right}" in page
     assert "<td class=num>" in page and "<td>finished</td>" in page  # a number right, a status left
     assert "<code>params</code>" in page and "`" not in page.split("<table>")[0]
+
+
+def test_long_numbers_in_settings_are_short_in_job_names_and_tables():
+    from studykit.report.render import cell
+    from studykit.run.job_names import job_name, short_number
+
+    assert job_name(3, ["optimizer.lr=0.004430375245218269", "model.hidden=96"]) == "3_lr=0.00443,hidden=96"
+    assert cell("0.004430375245218269") == "0.00443" and cell(0.9833) == "0.9833"
+    assert [short_number(text) for text in ("0.001", "1e-3", "123456789", "relu", "[0.1234567]")] == [
+        "0.001",
+        "1e-3",
+        "123456789",
+        "relu",
+        "[0.1234567]",
+    ]

@@ -5,6 +5,7 @@ import html
 from pathlib import Path
 
 from studykit.report.runs import Run
+from studykit.run.job_names import short_number
 
 INTRO = (
     "One row per run, best validation accuracy first (ties: lower validation loss); the best run is marked. "
@@ -14,10 +15,11 @@ INTRO = (
 
 
 def cell(value) -> str:
-    """Numbers with 4 decimals (4 significant digits when large); everything as plain text."""
+    """Numbers with 4 decimals (4 significant digits when large); a setting written with many digits (a search's
+    learning rate) to 4 significant digits; everything else as plain text."""
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.4g}"
-    return str(value)
+    return short_number(str(value))
 
 
 def markdown_text(text: str) -> str:

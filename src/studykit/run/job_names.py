@@ -37,7 +37,21 @@ def job_name(number: int, overrides: ListConfig) -> str:
     chosen = [(key, value) for key, value in pairs if not swept or key.lstrip("+~") in swept]
     short = [key.lstrip("+~").split(".")[-1] for key, _ in chosen]
     names = short if len(set(short)) == len(short) else [key.lstrip("+~") for key, _ in chosen]
-    return safe_name(f"{number}_" + ",".join(f"{name}={value}" for name, (_, value) in zip(names, chosen, strict=True)))
+    values = [short_number(value) for _, value in chosen]
+    return safe_name(f"{number}_" + ",".join(f"{name}={value}" for name, value in zip(names, values, strict=True)))
+
+
+def short_number(text: str) -> str:
+    """A number with more than 6 significant digits (a search's `0.004430375245218269`) to 4 (`0.00443`), for the
+    eye; anything else as written. The job number keeps dirs apart where two values round alike."""
+    if "." not in text:  # integers (seeds, widths) stay whole
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    digits = len(text.lstrip("+-0.").replace(".", "").lower().split("e")[0])
+    return f"{number:.4g}" if digits > 6 else text
 
 
 def swept_keys(config: DictConfig) -> list[str]:
