@@ -43,10 +43,11 @@ def loss(logits: Tensor, targets: Tensor) -> Tensor:
 
 
 def predictions(logits: Tensor) -> Tensor:
-    """The most likely class; with a single output, class 1 where the logit is positive."""
-    if logits.shape[1] == 1:
-        return (logits.squeeze(1) > 0).long()
-    return logits.argmax(dim=1)
+    """The most likely class (outputs last, so a stacked group's `(members, batch, outputs)` too); with a single
+    output, class 1 where the logit is positive."""
+    if logits.shape[-1] == 1:
+        return (logits.squeeze(-1) > 0).long()
+    return logits.argmax(dim=-1)
 
 
 def confusion_counts(predicted: Tensor, targets: Tensor, num_classes: int) -> Tensor:

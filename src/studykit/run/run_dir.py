@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning import Trainer
@@ -78,8 +79,6 @@ class RunDir:
         return ckpt_path
 
     def announce(self, network: nn.Module, split_sizes: dict[str, int], ckpt_path: str | None) -> None:
-        import torch
-
         sizes = ", ".join(f"{size} {split}" for split, size in split_sizes.items())
         log.info(
             f"{self.choices['model']} ({parameter_count(network):,} parameters) on {self.choices['data']} ({sizes}), "

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
+from studykit.classifier import predictions
 from studykit.config.build import build_classifier
 from studykit.data.in_memory import InMemoryDataModule
 from studykit.run import stopping
@@ -283,7 +284,7 @@ def _train_epoch(stack: Stack, train) -> Tensor:
         losses = _member_losses(logits, batch_targets)
         stack.step(losses.sum())
         losses_per_batch.append(losses.detach())
-        correct += (_predictions(logits.detach()) == batch_targets).sum(1)
+        correct += (predictions(logits.detach()) == batch_targets).sum(1)
     for member, member_correct in zip(active, correct, strict=True):
         member.train_correct = member_correct
     return torch.stack(losses_per_batch)
@@ -312,13 +313,8 @@ def _validate(stack: Stack, val) -> dict[str, Tensor]:
             batch_inputs, batch_targets = _batches(active, inputs, targets, index, False)
             logits = stack.forward(weights, batch_inputs)
             loss_sum += _member_losses(logits, batch_targets) * batch_targets.shape[1]
-            correct += (_predictions(logits) == batch_targets).sum(1)
+            correct += (predictions(logits) == batch_targets).sum(1)
     return {"val/loss": loss_sum / count, "val/acc": correct / count}
-
-
-def _predictions(logits: Tensor) -> Tensor:
-    """studykit.classifier.predictions for `(members, batch, outputs)`."""
-    return (logits.squeeze(-1) > 0).long() if logits.shape[-1] == 1 else logits.argmax(-1)
 
 
 def _finish_epoch(stack: Stack, epoch: int, batch_losses: Tensor, metrics: dict, share: float) -> None:
