@@ -124,10 +124,11 @@ def output_dir_for(overrides) -> Path:
     ("data", "network"),
     [
         ("mnist", ["model=convnet", "model.channels=[4]", "model.hidden=8"]),
+        ("mnist", ["model.hidden=8", "data.normalize=standardize"]),  # each member's own statistics, at once
         ("imdb", ["model=textcnn", "model.embed_dim=4", "model.filters=4", "model.hidden=8"]),
     ],
 )
-def test_convnets_and_textcnns_stack_through_vmap(tmp_path, data, network):
+def test_networks_of_images_and_text_stack_as_their_single_runs(tmp_path, data, network):
     from official_formats import tiny_imdb, tiny_mnist
 
     data_dir = tmp_path / "data"

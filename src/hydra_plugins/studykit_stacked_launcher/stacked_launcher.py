@@ -10,7 +10,6 @@ run (a re-launched sweep) runs alone, exactly as under the basic launcher.
 """
 
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +33,8 @@ class StackedLauncher(Launcher):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
+        self.compose = hydra_context.config_loader.load_sweep_config
+        self.composed = _keep_composed(hydra_context.config_loader)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from studykit.errors import ConfigError, is_int
@@ -50,7 +51,7 @@ class StackedLauncher(Launcher):
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         jobs = {}
         for number, overrides in enumerate(job_overrides, start=initial_job_idx):
-            sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            sweep_config = self.composed.pop(tuple(overrides), None) or self.compose(self.config, list(overrides))
             with open_dict(sweep_config):
                 sweep_config.hydra.job.id = sweep_config.hydra.job.num = number
             jobs[number] = (overrides, sweep_config, _task_config(sweep_config))
@@ -75,7 +76,7 @@ class StackedLauncher(Launcher):
         """Every group of more than one job trained; job number -> what its run replays."""
         from studykit.run.failures import stop
         from studykit.run.stopping import StopRequested
-        from studykit.stacking.fit import fit_group
+        from studykit.stacking.fit import Member, fit_group, members_that_fit
         from studykit.stacking.groups import stack_groups
 
         keys = {number: self._key(sweep_config, task) for number, (_, sweep_config, task) in jobs.items()}
@@ -83,14 +84,15 @@ class StackedLauncher(Launcher):
         for group in stack_groups(keys):
             if len(group) < 2:
                 continue
-            configs = {number: jobs[number][2] for number in group}
             try:
-                cap = self.max_members or _members_that_fit(configs[group[0]])
+                members = {number: Member(number, jobs[number][2]) for number in group}
+                cap = self.max_members or members_that_fit(members[group[0]])
                 for start in range(0, len(group), cap):
-                    part = group[start : start + cap]
+                    numbers = group[start : start + cap]
+                    part = [members.pop(number) for number in numbers]  # built part by part, then let go
                     if len(part) > 1:
-                        log.info(f"stacking jobs {_numbers(part)}: {_differences([jobs[n][0] for n in part])}")
-                        records |= fit_group(part, [configs[n] for n in part], self.config.hydra.launcher)
+                        log.info(f"stacking jobs {_numbers(numbers)}: {_differences([jobs[n][0] for n in numbers])}")
+                        records |= fit_group(part, self.config.hydra.launcher)
             except StopRequested as error:
                 log.error(f"error: {error}")
                 stop(error.signum, single_run=False)
@@ -111,6 +113,20 @@ class StackedLauncher(Launcher):
             return group_key(task)
         except Exception:
             return None
+
+
+def _keep_composed(config_loader) -> dict[tuple, DictConfig]:
+    """The configs the sweeper composes to check a batch (and drops), kept by their overrides for the launcher
+    to take: composing a job costs a tenth of a second, as much as a stacked member's whole training."""
+    composed: dict[tuple, DictConfig] = {}
+    compose = config_loader.load_sweep_config
+
+    def compose_and_keep(master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+        composed[tuple(sweep_overrides)] = config = compose(master_config, sweep_overrides)
+        return config
+
+    config_loader.load_sweep_config = compose_and_keep
+    return composed
 
 
 def _task_config(sweep_config: DictConfig) -> DictConfig:
@@ -143,22 +159,3 @@ def _differences(overrides: list[Sequence[str]]) -> str:
         "; ".join(f"{key} {', '.join(found[:6])}{', ...' if len(found) > 6 else ''}" for key, found in varied.items())
         or "the same settings"
     )
-
-
-def _members_that_fit(task: DictConfig) -> int:
-    """As many members as a quarter of the free memory (the GPU's, where the data lives there) holds: each its
-    split of the data, and its weights six times over (gradients, optimizer state, best and last copies)."""
-    import torch
-
-    from studykit.config.build import build_classifier
-
-    datamodule, classifier = build_classifier(task)
-    datamodule.setup()
-    data = sum(tensor.nbytes for split in datamodule.splits.values() for tensor in split)
-    weights = sum(parameter.nbytes for parameter in classifier.parameters())
-    free = (
-        torch.cuda.mem_get_info()[0]
-        if torch.cuda.is_available()
-        else os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    )
-    return max(2, int(free / 4 / (data + 6 * weights)))

@@ -18,14 +18,12 @@ class ConfusionImages(Callback):
 
     @rank_zero_only
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        from studykit.outputs.confusion_figure import confusion_figure  # matplotlib: only testing draws
-        from studykit.outputs.pictures import pixels, to_tensorboard, write_png
+        from studykit.outputs.confusion_image import confusion_image  # Pillow: only testing draws
+        from studykit.outputs.pictures import to_tensorboard, write_png
 
         class_names = pl_module.hparams.class_names
         for split, counts in pl_module.test_confusion.items():
-            figure = confusion_figure(counts, class_names, f"{split} (normalized)")
-            figure.set_dpi(80)
-            image = pixels(figure)
+            image = confusion_image(counts, class_names, f"{split} (normalized)")
             write_png(image, self.directory / f"confusion_{split}.png")
             to_tensorboard(trainer.loggers, f"confusion/{split}", image, step=0)
         counts = {split: counts.tolist() for split, counts in pl_module.test_confusion.items()}

@@ -46,13 +46,32 @@ class ImageDataModule(FileDataModule):
 
     def transform(self, batch: Batch, training: bool) -> Batch:
         images, labels = batch
-        images = images.float() / 255
+        shape = (1, -1, 1, 1)
         if self.normalize == "standardize":
-            shape = (1, -1, 1, 1)
-            images = (images - self.channel_mean.view(shape)) / self.channel_std.view(shape)
+            images = scaled(images, self.channel_mean.view(shape), self.channel_std.view(shape))
+        else:
+            images = scaled(images)
         if training and self.augment:
             images = random_crop_and_flip(images, padding=4, generator=self.augmentation)
         return images, labels
+
+    @classmethod
+    def transform_stacked(cls, modules: list["ImageDataModule"], batch: Batch, training: bool) -> Batch:
+        """All members at once where none draws at random: each slice scaled with its own member's statistics."""
+        if training and modules[0].augment:
+            return super().transform_stacked(modules, batch, training)
+        images, labels = batch
+        if modules[0].normalize == "standardize":
+            shape = (len(modules), 1, -1, 1, 1)
+            mean, std = (torch.stack([getattr(m, name) for m in modules]) for name in ("channel_mean", "channel_std"))
+            return scaled(images, mean.view(shape), std.view(shape)), labels
+        return scaled(images), labels
+
+
+def scaled(images: Tensor, mean: Tensor | None = None, std: Tensor | None = None) -> Tensor:
+    """uint8 pixels to [0, 1], then standardized where `mean` and `std` (shaped to the channel dimension) are given."""
+    images = images.float() / 255
+    return images if mean is None else (images - mean) / std
 
     def state_dict(self) -> dict:
         state = super().state_dict()

@@ -73,6 +73,15 @@ class InMemoryDataModule(LightningDataModule):
         """What every batch goes through on its device before the network sees it."""
         return batch
 
+    @classmethod
+    def transform_stacked(cls, modules: list["InMemoryDataModule"], batch: Batch, training: bool) -> Batch:
+        """A stacked group's batches `(members, batch, ...)` (studykit.stacking), each member's through its own
+        module's `transform`: its own statistics, its own random draws."""
+        if cls.transform is InMemoryDataModule.transform:
+            return batch
+        pairs = [module.transform((x, y), training) for module, x, y in zip(modules, *batch, strict=True)]
+        return torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
+
     def train_dataloader(self) -> TensorBatches:
         training = partial(self.transform, training=True)
         return TensorBatches(*self.splits["train"], self.batch_size, order=self.order, transform=training)

@@ -9,7 +9,7 @@ import torch
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from studykit.outputs.confusion_figure import confusion_figure
+from studykit.outputs.confusion_image import confusion_image
 from studykit.outputs.pictures import pixels, write_png
 from studykit.report.runs import Run
 
@@ -98,7 +98,7 @@ def best_confusion(run: Run, keys: list[str], path: Path) -> Path | None:
     confusion = json.loads(confusion_path.read_text())
     counts = torch.tensor(confusion["counts"]["test"])
     title = f"test, best run ({label(run, keys)})"
-    return save(confusion_figure(counts, confusion["class_names"], title), path)
+    return write_png(confusion_image(counts, confusion["class_names"], title), path)
 
 
 def heatmap(runs: list[Run], keys: list[str], path: Path) -> Path:

@@ -9,10 +9,11 @@ member's own); a member that stops leaves the stack, so it costs nothing more. W
 
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import lightning
 import torch
@@ -23,7 +24,6 @@ from torch.func import functional_call, vmap
 
 from studykit.classifier import predictions
 from studykit.config.build import build_classifier
-from studykit.data.in_memory import InMemoryDataModule
 from studykit.run import stopping
 from studykit.run.quiet import quiet_lightning
 from studykit.run.stopping import StopRequested
@@ -39,10 +39,14 @@ PRINT_SECONDS = 10
 class Member:
     number: int
     cfg: DictConfig
-    record: MemberRecord
+    record: MemberRecord = field(default_factory=MemberRecord)
+    built: bool = False
 
     def build(self) -> None:
         """As src/train.py builds a run: the same seed before the same calls, so the same split and weights."""
+        if self.built:
+            return
+        self.built = True
         prepare_torch()
         quiet_lightning(self.cfg.verbose)
         lightning.seed_everything(self.cfg.seed, workers=True, verbose=False)
@@ -86,10 +90,26 @@ class Member:
         self.record.best_weights = weights()
 
 
-def fit_group(numbers: list[int], configs: list[DictConfig], launcher: DictConfig) -> dict[int, MemberRecord]:
-    members = [Member(number, cfg, MemberRecord()) for number, cfg in zip(numbers, configs, strict=True)]
+def members_that_fit(member: Member) -> int:
+    """As many members like `member` as a quarter of the free memory (the GPU's, where the data lives there)
+    holds: each its split of the data, and its weights six times over (gradients, optimizer state, best and last
+    copies)."""
+    member.build()
+    data = sum(tensor.nbytes for split in member.datamodule.splits.values() for tensor in split)
+    weights = sum(parameter.nbytes for parameter in member.params.values())
+    free = (
+        torch.cuda.mem_get_info()[0]
+        if torch.cuda.is_available()
+        else os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    )
+    return max(2, int(free / 4 / (data + 6 * weights)))
+
+
+def fit_group(members: list[Member], launcher: DictConfig) -> dict[int, MemberRecord]:
+    """Trains `members` (built here where they are not yet) as one; each member's number -> its record."""
     for member in members:
         member.build()
+    numbers = [member.number for member in members]
     first = members[0]
     deterministic = first.cfg.trainer.get("deterministic")
     if deterministic:  # as Lightning's Trainer sets it for a single run
@@ -253,11 +273,8 @@ def _batches(active: list[Member], inputs: Tensor, targets: Tensor, index: Tenso
     flat = (index + torch.arange(members, device=index.device).unsqueeze(1) * count).flatten()
     batch_inputs = inputs.flatten(0, 1).index_select(0, flat).view(*index.shape, *inputs.shape[2:])
     batch_targets = targets.flatten().index_select(0, flat).view(index.shape)
-    if type(active[0].datamodule).transform is InMemoryDataModule.transform:
-        return batch_inputs, batch_targets
-    members = zip(active, batch_inputs, batch_targets, strict=True)
-    pairs = [member.datamodule.transform((x, y), training=training) for member, x, y in members]
-    return torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
+    modules = [member.datamodule for member in active]
+    return type(modules[0]).transform_stacked(modules, (batch_inputs, batch_targets), training)
 
 
 def _member_losses(logits: Tensor, targets: Tensor) -> Tensor:
