@@ -279,3 +279,44 @@ def test_asking_never_repeats_a_parameter_set_and_says_when_the_space_is_exhaust
     )  # the four sets, each once, then None
     repeats = [trial for trial in study.trials if DUPLICATE in trial.user_attrs]
     assert all(trial.state == TrialState.FAIL and trial.params in asked for trial in repeats)
+
+
+def test_trials_asked_together_train_as_one_stacked_group_and_are_pruned_in_it(tmp_path):
+    # model.* given once pins those searched keys: only the learning rate is searched, so a batch stacks.
+    model = ["model.hidden=40", "model.depth=2", "model.act=relu"]
+    search = [*SEARCH, "hydra/launcher=stacked", *model]
+    search += ["hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=1", "trainer.max_epochs=6"]
+    search += ["hydra.sweeper.pruner.n_warmup_steps=2", "optimizer.lr=tag(log, interval(0.00001, 0.01))"]
+    first = run_script("train.py", *search, "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", log_dir=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "stacking jobs 0, 1: optimizer.lr " in first.stdout
+    more = run_script("train.py", *search, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=4", log_dir=tmp_path)
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert "stacking jobs 2, 3, 4, 5: optimizer.lr " in more.stdout
+    sweep = tmp_path / "search" / "digits_mlp"
+    study = study_of(sweep)
+    assert all(trial.params.keys() == {"optimizer.lr"} for trial in study.trials)
+    pruned = [trial for trial in study.trials if trial.state == TrialState.PRUNED]
+    assert pruned and all(trial.number >= 2 for trial in pruned), [trial.state for trial in study.trials]
+    for trial in study.trials:  # what the group reported and decided for each member is what its job wrote
+        (job,) = [path for path in job_directories(sweep) if path.name.startswith(f"{trial.user_attrs[JOB]}_")]
+        metrics, history = read_json(job / "metrics.json"), read_history(job / "history.csv")
+        assert OmegaConf.load(job / "config.yaml").model.hidden == 40
+        assert trial.intermediate_values == {int(row["epoch"]): float(row["val_acc"]) for row in history}
+        if trial.state == TrialState.PRUNED:
+            assert metrics["pruned_at_epoch"] == len(history) == max(trial.intermediate_values) >= 2
+        else:
+            assert "pruned_at_epoch" not in metrics and trial.value == metrics["val_acc"]
+    (trial,) = [trial for trial in study.trials if trial.number == 0]
+    (job,) = [path for path in job_directories(sweep) if path.name.startswith("0_")]
+    alone = run_script(
+        "train.py",
+        *SEARCH[1:],
+        *model,
+        "trainer.max_epochs=6",
+        f"optimizer.lr={trial.params['optimizer.lr']!r}",
+        f"hydra.run.dir={tmp_path / 'alone'}",
+        log_dir=tmp_path,
+    )
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    assert read_json(job / "metrics.json")["test_acc"] == read_json(tmp_path / "alone" / "metrics.json")["test_acc"]

@@ -68,18 +68,16 @@ class OptunaSweeper(Sweeper):
         require_int_at_least("hydra.sweeper.n_trials", self.n_trials, 1)
         require_int_at_least("hydra.sweeper.n_jobs", self.n_jobs, 1)
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # each trial gets one line of ours
-        # Sweeps on the command line (`'model.act=choice(relu,tanh)'`) join or replace the configured params.
+        # Sweeps on the command line (`'model.act=choice(relu,tanh)'`) join or replace the configured params; a
+        # single value there (`model.depth=2`) pins a configured one.
         overrides = OverridesParser.create().parse_overrides(arguments)
+        searched = [override.is_sweep_override() or override.key_or_group in self.params for override in overrides]
         params = self.params | {
             override.key_or_group: argument.split("=", 1)[1]
-            for override, argument in zip(overrides, arguments, strict=True)
-            if override.is_sweep_override()
+            for override, argument, search in zip(overrides, arguments, searched, strict=True)
+            if search
         }
-        arguments = [
-            argument
-            for override, argument in zip(overrides, arguments, strict=True)
-            if not override.is_sweep_override()
-        ]
+        arguments = [argument for argument, search in zip(arguments, searched, strict=True) if not search]
         space, fixed = optuna_study.search_space(params)
         # What the study's trials share; where a run writes and how it shows progress may change between commands.
         shared = sorted(argument for argument in arguments if not argument.lstrip("+~").startswith(NOT_SETTINGS))

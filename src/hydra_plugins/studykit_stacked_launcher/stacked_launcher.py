@@ -85,7 +85,10 @@ class StackedLauncher(Launcher):
             if len(group) < 2:
                 continue
             try:
-                members = {number: Member(number, jobs[number][2]) for number in group}
+                members = {
+                    number: Member(number, jobs[number][2], environment=_environment(jobs[number][1]))
+                    for number in group
+                }
                 cap = self.max_members or members_that_fit(members[group[0]])
                 for start in range(0, len(group), cap):
                     numbers = group[start : start + cap]
@@ -113,6 +116,10 @@ class StackedLauncher(Launcher):
             return group_key(task)
         except Exception:
             return None
+
+
+def _environment(sweep_config: DictConfig) -> dict[str, str]:
+    return {str(name): str(value) for name, value in (sweep_config.hydra.job.get("env_set") or {}).items()}
 
 
 def _keep_composed(config_loader) -> dict[tuple, DictConfig]:
@@ -154,7 +161,11 @@ def _differences(overrides: list[Sequence[str]]) -> str:
         for item in job:
             key, _, value = item.partition("=")
             values.setdefault(key, []).append(value)
-    varied = {key: list(dict.fromkeys(found)) for key, found in values.items() if len(set(found)) > 1}
+    varied = {
+        key: list(dict.fromkeys(found))
+        for key, found in values.items()
+        if len(set(found)) > 1 and not key.lstrip("+~").startswith("hydra.")  # a search's trial numbers
+    }
     return (
         "; ".join(f"{key} {', '.join(found[:6])}{', ...' if len(found) > 6 else ''}" for key, found in varied.items())
         or "the same settings"

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import optuna
@@ -210,11 +211,12 @@ def counted(trial: FrozenTrial) -> bool:
     return trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def job_trial(pruner) -> optuna.Trial | None:
-    """In a job the sweeper started: its trial, in a study that prunes with `pruner`; elsewhere None."""
-    if TRIAL not in os.environ:
+def job_trial(pruner, environment: Mapping[str, str] = os.environ) -> optuna.Trial | None:
+    """In a job the sweeper started (its variables in `environment`): its trial, in a study that prunes with
+    `pruner`; elsewhere None."""
+    if TRIAL not in environment:
         return None
-    study = optuna.load_study(study_name=os.environ[STUDY], storage=journal(os.environ[STORAGE]), pruner=pruner)
+    study = optuna.load_study(study_name=environment[STUDY], storage=journal(environment[STORAGE]), pruner=pruner)
     # Optuna has no public lookup of a running trial by its number (what `study.tell` does inside).
-    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, int(os.environ[TRIAL]))
+    trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, int(environment[TRIAL]))
     return optuna.Trial(study, trial_id)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import lightning
 import torch
 import torch.nn.functional as F
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
@@ -40,6 +41,7 @@ class Member:
     number: int
     cfg: DictConfig
     record: MemberRecord = field(default_factory=MemberRecord)
+    environment: dict[str, str] = field(default_factory=dict)  # its job's hydra.job.env_set (a search's trial)
     built: bool = False
 
     def build(self) -> None:
@@ -63,6 +65,17 @@ class Member:
         checkpoints = self.cfg.callbacks.model_checkpoint
         self.best_monitor, self.best_mode = checkpoints.get("monitor", "val/loss"), checkpoints.get("mode", "min")
         self.best_score: float | None = None
+        pruning = self.cfg.callbacks.get("optuna_pruning")
+        self.pruning = instantiate(pruning) if pruning else None
+        if self.pruning is not None and not self.pruning.attach(self.environment):
+            self.pruning = None
+
+    def pruned_after(self, epoch: int, metrics: dict[str, Tensor]) -> bool:
+        """Its search's pruner stops it after this epoch (as its run's OptunaPruning would)."""
+        if self.pruning is None or not self.pruning.judge(epoch, float(metrics[self.pruning.metric])):
+            return False
+        self.record.pruned_at_epoch = epoch
+        return True
 
     def stops_after(self, metrics: dict[str, Tensor]) -> bool:
         """Lightning's EarlyStopping rule, step for step (its thresholds and a later min_epochs make a job train
@@ -356,7 +369,8 @@ def _finish_epoch(stack: Stack, epoch: int, batch_losses: Tensor, metrics: dict,
         member.record.epochs.append({name.replace("/", "_"): float(value) for name, value in own.items()})
         member.record.epochs[-1]["seconds"] = previous + share
         member.consider_best(own, epoch, lambda member=member: stack.member_weights(member))
-        if member.stops_after(own):
+        stopped, pruned = member.stops_after(own), member.pruned_after(epoch, own)  # both, as a run's callbacks
+        if stopped or pruned:
             leaving.add(member)
     for member in leaving:
         member.active = False
@@ -379,9 +393,11 @@ class GroupLine:
         self.best = max([self.best, *latest])
         training = sum(member.active for member in self.members)
         failed = sum(member.record.failure is not None for member in self.members)
-        stopped = len(self.members) - training - failed
+        pruned = sum(member.record.pruned_at_epoch is not None for member in self.members)
+        stopped = len(self.members) - training - failed - pruned
         self.text = (
             f"stacked epoch {epoch}: {training} training, {stopped} stopped"
+            + (f", {pruned} pruned" if pruned else "")
             + (f", {failed} failed" if failed else "")
             + f" - best val_acc {self.best:.4f}"
         )

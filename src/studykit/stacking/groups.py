@@ -18,6 +18,7 @@ REPLAYED_CALLBACKS = {
     "confusion_images",
     "progress_bar",
     "decision_surface",
+    "optuna_pruning",  # judged per member as the group trains
 }
 # What a member may have of its own: which run it is, its optimizer's settings, its early stopping, where it
 # writes and how it shows progress.

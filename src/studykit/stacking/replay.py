@@ -13,7 +13,8 @@ from torch import Tensor
 class MemberRecord:
     """`epochs`: per epoch `train_loss`, `train_acc`, `val_loss`, `val_acc` and `seconds` (the member's share of
     the group's training time so far); the network's weights after `best_epoch` (1-based) and after the last
-    epoch, and the optimizer's state then; `failure`: a diverging loss's line, at epoch `failed_epoch`."""
+    epoch, and the optimizer's state then; `failure`: a diverging loss's line, at epoch `failed_epoch`;
+    `pruned_at_epoch`: where an Optuna search's pruner stopped it."""
 
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int = 0
@@ -22,6 +23,7 @@ class MemberRecord:
     optimizer_state: dict | None = None
     failure: str | None = None
     failed_epoch: int = 0
+    pruned_at_epoch: int | None = None
 
 
 _current: list[MemberRecord] = []
