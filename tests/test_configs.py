@@ -8,6 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from conftest import run_script
 from studykit.config.compose import CONFIGS, compose_run
 
 GROUPS = ["data", "model", "optimizer", "trainer", "logger", "callbacks", "experiment", "hparams_search", "digits_case"]
@@ -56,6 +57,37 @@ def test_the_slurm_launcher_config_is_the_plugins_own_schema():
     assert OmegaConf.get_type(launcher).__name__ == "SlurmQueueConf"
     assert (launcher.partition, launcher.gpus_per_node, launcher.mem_gb, launcher.timeout_min) == ("gpu", 1, 32, 240)
     plugin = instantiate(launcher)
-    assert type(plugin).__name__ == "SlurmLauncher" and plugin.params["partition"] == "gpu"
+    assert type(plugin).__module__ == "hydra_plugins.studykit_slurm_launcher.slurm_launcher"
+    assert plugin.params["partition"] == "gpu"
     with pytest.raises(ConfigCompositionException, match="partiton"):
         launcher_node("hydra.launcher.partiton=gpu")
+
+
+@pytest.mark.parametrize(
+    ("setting", "line"),
+    [
+        (
+            ["hydra.launcher.timeout_min=0"],
+            "error: hydra.launcher.timeout_min=0 is invalid: a job's time limit in minutes, an integer >= 1",
+        ),
+        (
+            ["trainer=ddp", "trainer.devices=2"],
+            "error: hydra.launcher.tasks_per_node=1 is invalid: SLURM starts one task per rank of a job: set it to "
+            "trainer.devices (2)",
+        ),
+    ],
+)
+def test_slurm_resources_a_job_cannot_run_with_are_one_line_before_anything_is_submitted(tmp_path, setting, line):
+    sweep = tmp_path / "sweep"
+    result = run_script(
+        "train.py",
+        "-m",
+        "model.hidden=10,40",
+        "hydra/launcher=slurm",
+        *setting,
+        f"hydra.sweep.dir={sweep}",
+        log_dir=tmp_path,
+    )
+    assert result.returncode == 2
+    assert [text for text in result.stderr.splitlines() if text.startswith("error:")] == [line]
+    assert not (sweep / ".submitit").exists()

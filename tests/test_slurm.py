@@ -48,3 +48,48 @@ def test_a_grid_runs_as_slurm_jobs_with_one_report(tmp_path):
     logs = sorted(path.name for path in (sweep / ".submitit").rglob("*_log.out"))
     assert len(logs) == 4 and len({name.split("_")[0] for name in logs}) == 1
     assert (sweep / "report.md").is_file() and "4 runs, 0 not finished" in (sweep / "report.md").read_text()
+
+
+def test_ddp_ranks_are_slurm_tasks(tmp_path):
+    """SLURM starts both ranks of the job (one task each) and Lightning starts none; the metrics are those of the
+    same DDP run on this machine (the whole data over both ranks), its files written once."""
+    sweep = tmp_path / "sweep"
+    ddp = ["trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu", "trainer.max_epochs=3", "model.hidden=10"]
+    result = run_script(
+        "train.py",
+        "-m",
+        *ddp,
+        *RESOURCES,
+        "hydra.launcher.tasks_per_node=2",
+        f"hydra.sweep.dir={sweep}",
+        log_dir=tmp_path,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    (job,) = [path.parent for path in sweep.glob("*/metrics.json")]
+    tasks = sorted(path.name.split("_")[1] for path in (sweep / ".submitit").rglob("*_log.out"))
+    assert tasks == ["0", "1"]
+    assert not list(job.glob("train_ddp_process_*.log"))  # no rank started by Lightning
+    alone = run_script("train.py", *ddp, f"hydra.run.dir={tmp_path / 'alone'}", log_dir=tmp_path)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    on_slurm, here = read_json(job / "metrics.json"), read_json(tmp_path / "alone" / "metrics.json")
+    for name in ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc", "epochs", "best_epoch"):
+        assert on_slurm[name] == here[name], name
+
+
+def test_an_unknown_partition_is_one_line_before_anything_is_submitted(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_script(
+        "train.py",
+        "-m",
+        "model.hidden=10,40",
+        *RESOURCES,
+        "hydra.launcher.partition=nosuch",
+        f"hydra.sweep.dir={sweep}",
+        log_dir=tmp_path,
+    )
+    assert result.returncode == 2
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert line == "error: hydra.launcher.partition='nosuch' is invalid: this cluster has debug"
+    assert not (sweep / ".submitit").exists()
+    queue = subprocess.run(["squeue", "-h"], capture_output=True, text=True, check=True)
+    assert queue.stdout.strip() == ""
