@@ -3,11 +3,12 @@ still do what the template needs, checked on a real trainer: a release that move
 rather than silently in training."""
 
 import torch
+from lightning.pytorch.callbacks import EarlyStopping
 
 from conftest import train_in_process
 from studykit.config.build import build_trainer
 from studykit.config.compose import compose_run
-from studykit.lightning_internals import forget_metrics, publish_metrics
+from studykit.lightning_internals import forget_metrics, publish_metrics, stops_early
 
 
 def test_the_step_counter_and_the_checkpoint_dump_on_a_real_fit(tmp_path):
@@ -26,3 +27,12 @@ def test_metrics_published_reach_callback_metrics_and_can_be_forgotten(tmp_path)
     assert float(trainer.callback_metrics["val/loss"]) == 0.5
     forget_metrics(trainer, ("train/", "val/"))
     assert list(trainer.callback_metrics) == ["test/acc"]
+
+
+def test_early_stopping_asked_without_a_trainer_counts_epochs_without_improvement():
+    """`stops_early` is the callback's own rule: patience, min_delta in the monitor's direction, a non-finite value."""
+    rule = EarlyStopping(monitor="val/loss", patience=2, min_delta=0.05)
+    verdicts = [stops_early(rule, torch.tensor(value)) for value in (1.0, 0.9, 0.87, 0.8, 0.79, 0.78)]
+    assert verdicts == [False] * 5 + [True]  # 0.87, 0.79 and 0.78 improve by less than 0.05
+    assert rule.best_score == torch.tensor(0.8)
+    assert stops_early(EarlyStopping(monitor="val/acc", mode="max", patience=5), torch.tensor(float("nan")))

@@ -7,6 +7,8 @@ when a minor release moves one of these (a failure there names the function to m
 from collections.abc import Callable
 
 from lightning import Trainer
+from lightning.pytorch.callbacks import EarlyStopping
+from torch import Tensor
 
 
 def optimizer_step_counter(trainer: Trainer) -> Callable[[], None]:
@@ -42,3 +44,11 @@ def full_checkpoint(trainer: Trainer) -> dict:
     dict. Public path: `trainer.save_checkpoint(path)`, which writes the file itself (not whole or nothing) and
     cannot give best.ckpt its other weights without a second full serialization."""
     return trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+
+
+def stops_early(rule: EarlyStopping, current: Tensor) -> bool:
+    """Whether EarlyStopping `rule` ends training at this value of its monitor (its count of epochs without
+    improvement moved on). Public path: the callback's `on_validation_end`, which reads the value from a trainer;
+    a stacked group (studykit.stacking) asks each member's own rule without one."""
+    should_stop, _ = rule._evaluate_stopping_criteria(current)
+    return should_stop

@@ -25,6 +25,11 @@ from studykit.stacking import replay
 NOT_IN_BEST = ("optimizer_states", "lr_schedulers", "callbacks", "loops")
 
 
+def improves(score: float, best: float | None, mode: str) -> bool:
+    """Strictly better than the best so far (lower for `mode` min, higher for max); the first score always is."""
+    return best is None or (score < best if mode == "min" else score > best)
+
+
 class PeriodicCheckpoint(Checkpoint):
     def __init__(self, dirpath: str, monitor: str = "val/loss", mode: str = "min", save_every_seconds: float = 10):
         self.dirpath = Path(dirpath)
@@ -75,7 +80,7 @@ class PeriodicCheckpoint(Checkpoint):
             raise StopRequested(signum, f"after epoch {trainer.current_epoch + 1}; its checkpoint is saved")
 
     def _consider(self, score: float, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self.best_score is None or (score < self.best_score if self.mode == "min" else score > self.best_score):
+        if improves(score, self.best_score, self.mode):
             self.best_score, self.best_epoch = score, trainer.current_epoch + 1
             self._keep_best_weights(pl_module)
 

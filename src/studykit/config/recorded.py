@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from studykit.config.compose import CONFIGS, compose_hydra, compose_run
 from studykit.errors import ConfigError
-from studykit.outputs.settings import NOT_SETTINGS, flat_settings
+from studykit.outputs.settings import NOT_SETTINGS, flat_settings, names_a_place
 
 # Keys that say where a run reads and writes, or how it shows progress: they may change between commands.
 NOT_COMPARED = (*NOT_SETTINGS, "verbose")
@@ -81,4 +81,4 @@ def _differences(config_name: str, run_dir: Path, overrides: list[str]) -> list[
 
 
 def _where_or_how(key: str) -> bool:
-    return key.startswith(NOT_COMPARED) or key.endswith(("_dir", "dirpath", "directory", "path", "save_dir"))
+    return key.startswith(NOT_COMPARED) or names_a_place(key)

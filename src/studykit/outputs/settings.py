@@ -9,6 +9,11 @@ USUAL = ("optimizer.lr", "data.batch_size", "seed")  # besides the data, model a
 NOT_SETTINGS = ("hydra.", "paths.", "callbacks.progress_bar.", "ckpt_path", "threads", "report")
 
 
+def names_a_place(key: str) -> bool:
+    """A config key naming where a run reads or writes files (`data.data_dir`, `callbacks.epoch_history.path`)."""
+    return key.endswith(("_dir", "dirpath", "directory", "path"))
+
+
 def settings(cfg: DictConfig, choices: dict, overrides: list[str]) -> dict:
     """The run's settings for comparing runs: the usual ones, and every setting its command line changed.
     Whole numbers as text, so that TensorBoard shows `40` rather than `40.000` (and filters them as choices)."""

@@ -1,6 +1,7 @@
-"""Trains a group of members as one (`fit_group`): their networks' weights stacked (torch.func's vmap over
-`functional_call`), one forward and one backward for all, while each member keeps its own data split, initial
-weights, batch order, optimizer state and early stopping, each built exactly as its single run builds them.
+"""Trains a group of members as one (`fit_group`): their networks' weights stacked (batched matrix products for
+the MLP, torch.func's vmap over `functional_call` for the others), one forward and one backward for all, while
+each member keeps its own data split, initial weights, batch order, optimizer state and early stopping, each
+built exactly as its single run builds them.
 
 Members with the same optimizer settings share one optimizer (an elementwise update, the same per weight as the
 member's own); a member that stops leaves the stack, so it costs nothing more. What each member did is kept in a
@@ -8,7 +9,6 @@ member's own); a member that stops leaves the stack, so it costs nothing more. W
 """
 
 import logging
-import math
 import os
 import sys
 import time
@@ -23,8 +23,10 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
+from studykit.callbacks.periodic_checkpoint import improves
 from studykit.classifier import predictions
 from studykit.config.build import build_classifier
+from studykit.lightning_internals import stops_early
 from studykit.run import stopping
 from studykit.run.quiet import quiet_lightning
 from studykit.run.stopping import StopRequested
@@ -58,10 +60,7 @@ class Member:
         self.params = dict(self.network.named_parameters())
         self.active = True
         self.steps = 0
-        rule = self.cfg.callbacks.early_stopping
-        self.stop_monitor, self.stop_mode = rule.monitor, rule.get("mode", "min")
-        self.stop_best = torch.tensor(math.inf if self.stop_mode == "min" else -math.inf)
-        self.wait = 0
+        self.early_stopping = instantiate(self.cfg.callbacks.early_stopping)
         checkpoints = self.cfg.callbacks.model_checkpoint
         self.best_monitor, self.best_mode = checkpoints.get("monitor", "val/loss"), checkpoints.get("mode", "min")
         self.best_score: float | None = None
@@ -78,29 +77,16 @@ class Member:
         return True
 
     def stops_after(self, metrics: dict[str, Tensor]) -> bool:
-        """Lightning's EarlyStopping rule, step for step (its thresholds and a later min_epochs make a job train
-        alone): True when the member stops after this epoch."""
-        rule = self.cfg.callbacks.early_stopping
-        current = metrics[self.stop_monitor]
-        delta = abs(rule.get("min_delta", 0.0)) * (1 if self.stop_mode == "max" else -1)
-        better = torch.gt if self.stop_mode == "max" else torch.lt
-        if rule.get("check_finite", True) and not torch.isfinite(current):
-            return True
-        if better(current - delta, self.stop_best):
-            self.stop_best, self.wait = current, 0
-            return False
-        self.wait += 1
-        return self.wait >= rule.patience
+        """Its run's EarlyStopping, asked after this epoch (thresholds and a later min_epochs make a job train
+        alone): True when the member stops here."""
+        return stops_early(self.early_stopping, metrics[self.early_stopping.monitor])
 
     def consider_best(self, metrics: dict[str, Tensor], epoch: int, weights: Callable[[], dict]) -> None:
-        """PeriodicCheckpoint's rule: the best weights by its monitor (strictly better); `weights()` gives them."""
+        """Its run's PeriodicCheckpoint rule: the best weights by its monitor; `weights()` gives them."""
         score = float(metrics[self.best_monitor])
-        if self.best_score is not None:
-            better = score < self.best_score if self.best_mode == "min" else score > self.best_score
-            if not better:
-                return
-        self.best_score, self.record.best_epoch = score, epoch
-        self.record.best_weights = weights()
+        if improves(score, self.best_score, self.best_mode):
+            self.best_score, self.record.best_epoch = score, epoch
+            self.record.best_weights = weights()
 
 
 def members_that_fit(member: Member) -> int:

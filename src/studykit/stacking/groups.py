@@ -7,7 +7,7 @@ import json
 
 from omegaconf import DictConfig
 
-from studykit.outputs.settings import flat_settings
+from studykit.outputs.settings import flat_settings, names_a_place
 
 # Default callbacks a member's replay reproduces; a job with others trains alone.
 REPLAYED_CALLBACKS = {
@@ -24,7 +24,6 @@ REPLAYED_CALLBACKS = {
 # writes and how it shows progress.
 OWN = ("seed", "data.seed", "optimizer.", "callbacks.early_stopping.", "callbacks.progress_bar.", "paths.", "threads")
 OWN_ALSO = ("ckpt_path", "report", "verbose", "callbacks.model_checkpoint.", "classifier.batches_per_step", "logger.")
-WHERE = ("dir", "dirpath", "directory", ".path", "default_root_dir")  # a job's own files
 
 
 def group_key(cfg: DictConfig) -> str | None:
@@ -88,4 +87,4 @@ def stack_groups(keys: dict[int, str | None]) -> list[list[int]]:
 
 
 def _own(key: str) -> bool:
-    return key.startswith(OWN) or key.startswith(OWN_ALSO) or key.endswith(WHERE)
+    return key.startswith(OWN) or key.startswith(OWN_ALSO) or names_a_place(key)  # a job's own files
