@@ -265,15 +265,19 @@ def _stacked_split(active: list[Member], split: str) -> tuple[Tensor, Tensor]:
     return tuple(torch.stack([member.datamodule.splits[split][part] for member in active]) for part in (0, 1))
 
 
-def _batches(active: list[Member], inputs: Tensor, targets: Tensor, index: Tensor, training: bool):
-    """The members' batches at `index` `(members, batch)`, through each member's own transform (its own
-    normalization statistics and augmentation draws); data without one (features) as they are."""
+def _in_order(inputs: Tensor, targets: Tensor, orders: Tensor) -> tuple[Tensor, Tensor]:
+    """Each member's samples in its own order `orders` `(members, count)`: one gather per epoch, so that each
+    batch is a slice."""
     members, count = targets.shape
-    flat = (index + torch.arange(members, device=index.device).unsqueeze(1) * count).flatten()
-    batch_inputs = inputs.flatten(0, 1).index_select(0, flat).view(*index.shape, *inputs.shape[2:])
-    batch_targets = targets.flatten().index_select(0, flat).view(index.shape)
+    flat = (orders + torch.arange(members, device=orders.device).unsqueeze(1) * count).flatten()
+    return inputs.flatten(0, 1).index_select(0, flat).view_as(inputs), targets.flatten()[flat].view_as(targets)
+
+
+def _transformed(active: list[Member], batch: tuple[Tensor, Tensor], training: bool) -> tuple[Tensor, Tensor]:
+    """The members' batches `(members, batch, ...)` through each member's own transform (its own normalization
+    statistics and augmentation draws); data without one (features) as they are."""
     modules = [member.datamodule for member in active]
-    return type(modules[0]).transform_stacked(modules, (batch_inputs, batch_targets), training)
+    return type(modules[0]).transform_stacked(modules, batch, training)
 
 
 def _member_losses(logits: Tensor, targets: Tensor) -> Tensor:
@@ -292,15 +296,18 @@ def _train_epoch(stack: Stack, train) -> Tensor:
     active = stack.members
     count, batch_size = targets.shape[1], active[0].datamodule.batch_size
     orders = torch.stack([torch.randperm(count, generator=m.datamodule.order) for m in active]).to(targets.device)
-    losses_per_batch = []
-    correct = torch.zeros(len(active), device=targets.device)
+    inputs, targets = _in_order(inputs, targets, orders)
+    losses_per_batch, logits_per_batch = [], []
     for start in range(0, count, batch_size):
-        batch_inputs, batch_targets = _batches(active, inputs, targets, orders[:, start : start + batch_size], True)
+        part = slice(start, start + batch_size)
+        batch_inputs, batch_targets = _transformed(active, (inputs[:, part], targets[:, part]), True)
         logits = stack.forward(stack.weights(), batch_inputs)
         losses = _member_losses(logits, batch_targets)
         stack.step(losses.sum())
         losses_per_batch.append(losses.detach())
-        correct += (predictions(logits.detach()) == batch_targets).sum(1)
+        logits_per_batch.append(logits.detach())
+    # Counted once for the epoch, from each batch's predictions before its step (as the classifier counts).
+    correct = (predictions(torch.cat(logits_per_batch, dim=1)) == targets).sum(1)
     for member, member_correct in zip(active, correct, strict=True):
         member.train_correct = member_correct
     return torch.stack(losses_per_batch)
@@ -325,8 +332,8 @@ def _validate(stack: Stack, val) -> dict[str, Tensor]:
     with torch.no_grad():
         weights = stack.weights()
         for start in range(0, count, batch_size):
-            index = torch.arange(start, min(start + batch_size, count), device=targets.device).expand(len(active), -1)
-            batch_inputs, batch_targets = _batches(active, inputs, targets, index, False)
+            part = slice(start, start + batch_size)
+            batch_inputs, batch_targets = _transformed(active, (inputs[:, part], targets[:, part]), False)
             logits = stack.forward(weights, batch_inputs)
             loss_sum += _member_losses(logits, batch_targets) * batch_targets.shape[1]
             correct += (predictions(logits) == batch_targets).sum(1)
