@@ -2,13 +2,16 @@
 hydra-submitit-launcher): `make test-slurm` starts a one-node cluster on this machine (scripts/slurm_cluster.sh),
 runs these tests against it, and stops it."""
 
+import concurrent.futures
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
 from conftest import read_json, run_script
+from studykit.outputs.metrics import read_history
 
 pytestmark = pytest.mark.slurm
 
@@ -93,3 +96,35 @@ def test_an_unknown_partition_is_one_line_before_anything_is_submitted(tmp_path)
     assert not (sweep / ".submitit").exists()
     queue = subprocess.run(["squeue", "-h"], capture_output=True, text=True, check=True)
     assert queue.stdout.strip() == ""
+
+
+def test_a_cancelled_job_fails_alone_the_report_is_written_and_the_same_command_finishes_it(tmp_path):
+    sweep = tmp_path / "sweep"
+    long_jobs = ["model.hidden=10,40", "trainer.max_epochs=300", "data.batch_size=8"]
+    long_jobs += ["callbacks.early_stopping.patience=1000", "callbacks.model_checkpoint.save_every_seconds=1"]
+    command = ["train.py", "-m", *long_jobs, *RESOURCES, f"hydra.sweep.dir={sweep}"]
+    with concurrent.futures.ThreadPoolExecutor() as pool:
+        first = pool.submit(run_script, *command, log_dir=tmp_path)
+        deadline = time.monotonic() + 120
+        while not list(sweep.glob("1_*/checkpoints/last.ckpt")):  # job 1 under way, its checkpoint on disk
+            assert time.monotonic() < deadline and not first.done(), "job 1 never saved a checkpoint"
+            time.sleep(0.2)
+        queued = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True).stdout
+        (job_id,) = [job for job in queued.split() if job.endswith("_1")]
+        subprocess.run(["scancel", job_id], check=True)
+        cancelled = first.result()
+    output = cancelled.stdout + cancelled.stderr
+    assert cancelled.returncode == 1, output[-3000:]
+    assert f"1_hidden=40: error: SLURM ended job {job_id} without a result (state CANCELLED" in output
+    assert "run the same command again to finish it" in output
+    assert "2 runs, 1 not finished" in (sweep / "report.md").read_text()
+    (finished,) = sweep.glob("0_*/metrics.json")
+    written = finished.stat().st_mtime_ns
+
+    again = run_script(*command, log_dir=tmp_path)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+    assert finished.stat().st_mtime_ns == written  # the finished job kept
+    (job,) = sweep.glob("1_*")
+    assert read_json(job / "metrics.json")["epochs"] == 300 and len(read_history(job / "history.csv")) == 300
+    assert "continuing from" in (job / "train.log").read_text() and not (job / "failure.txt").exists()
+    assert "2 runs, 0 not finished" in (sweep / "report.md").read_text()

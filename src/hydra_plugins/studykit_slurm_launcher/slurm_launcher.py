@@ -1,19 +1,30 @@
 """Hydra launcher `hydra/launcher=slurm`: hydra-submitit-launcher's SLURM launcher, which first checks in one line
 what SLURM would refuse or run wrongly only once the jobs are queued: a time limit below a minute, a partition
 the cluster does not have, or tasks per node other than the ranks of a job (SLURM starts one task per rank; one
-task too many runs the same job twice).
+task too many runs the same job twice). A job SLURM ends without a result (`scancel`, a node lost, out of memory)
+is one line in its dir's failure.txt, as a failed run's: the sweep still writes its report and ends with status
+1, and the same command finishes that job from its last checkpoint (the plugin's own launch would end the sweep
+with submitit's error and no report).
 
     python src/train.py -m hydra/launcher=slurm hydra.launcher.partition=gpu model.hidden=10,40
 """
 
+import logging
+import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from hydra.core.utils import JobReturn
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as SubmititSlurmLauncher
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+log = logging.getLogger(__name__)
+EXECUTOR_KEYS = ("submitit_folder", "max_num_timeout")  # the executor's own settings, not sbatch's
 
 
 class SlurmLauncher(SubmititSlurmLauncher):
@@ -25,7 +36,66 @@ class SlurmLauncher(SubmititSlurmLauncher):
         except ConfigError as error:
             print(f"error: {error}", file=sys.stderr)  # before anything is submitted
             sys.exit(2)
-        return super().launch(job_overrides, initial_job_idx)
+        jobs = self._submit(job_overrides, initial_job_idx)
+        numbers = range(initial_job_idx, initial_job_idx + len(job_overrides))
+        return [self._outcome(*job) for job in zip(jobs, job_overrides, numbers, strict=True)]
+
+    def _submit(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list:
+        """The jobs as one SLURM array, with the plugin's executor settings (as its own launch submits them)."""
+        import submitit
+
+        executor = submitit.AutoExecutor(
+            cluster=self._EXECUTOR,
+            folder=self.params["submitit_folder"],
+            slurm_max_num_timeout=self.params["max_num_timeout"],
+        )
+        queue_keys = set(OmegaConf.structured(BaseQueueConf).keys())
+        executor.update_parameters(
+            **{
+                key if key in queue_keys else f"{self._EXECUTOR}_{key}": value
+                for key, value in self.params.items()
+                if key not in EXECUTOR_KEYS
+            }
+        )
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        log.info(f"Submitit '{self._EXECUTOR}' sweep output dir : {sweep_dir}")
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        if "mode" in self.config.hydra.sweep:
+            os.chmod(sweep_dir, mode=int(str(self.config.hydra.sweep.mode), 8))
+        numbers = list(range(initial_job_idx, initial_job_idx + len(job_overrides)))
+        for number, overrides in zip(numbers, job_overrides, strict=True):
+            log.info(f"\t#{number} : {' '.join(filter_overrides(overrides))}")
+        count = len(numbers)
+        return executor.map_array(
+            self,
+            [list(overrides) for overrides in job_overrides],
+            ["hydra.sweep.dir"] * count,
+            numbers,
+            [f"job_id_for_{number}" for number in numbers],
+            [Singleton.get_state()] * count,
+        )
+
+    def _outcome(self, job, overrides: Sequence[str], number: int) -> JobReturn:
+        """The job's result; for a job SLURM ended without one, its line in its dir's failure.txt and no result
+        (as a failed run returns)."""
+        from submitit.core.utils import UncompletedJobError
+
+        from studykit.run.failures import record_failure
+        from studykit.run.job_names import job_dir
+
+        try:
+            return job.results()[0]
+        except UncompletedJobError:
+            line = f"error: SLURM ended job {job.job_id} without a result (state {job.state})"
+        except Exception as error:  # the job's process failed outside the run (its traceback is in its log)
+            line = f"error: SLURM job {job.job_id} failed: {str(error).splitlines()[0]}"
+        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.num = number
+        directory = job_dir(sweep_config)
+        directory.mkdir(parents=True, exist_ok=True)
+        record_failure(directory, f"{line}; run the same command again to finish it")
+        return JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=None)
 
 
 def check_resources(params: dict, config: DictConfig) -> None:

@@ -141,9 +141,10 @@ def _task_config(sweep_config: DictConfig) -> DictConfig:
     `hydra` node."""
     from hydra.core.hydra_config import HydraConfig
 
+    from studykit.run.job_names import job_dir
+
     with read_write(sweep_config.hydra.runtime), open_dict(sweep_config.hydra.runtime):
-        output_dir = Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
-        sweep_config.hydra.runtime.output_dir = str(output_dir)
+        sweep_config.hydra.runtime.output_dir = str(job_dir(sweep_config))
     HydraConfig.instance().set_config(sweep_config)
     task = OmegaConf.masked_copy(sweep_config, [key for key in sweep_config.keys() if key != "hydra"])
     OmegaConf.resolve(task)

@@ -37,7 +37,7 @@ def reported_as_one_line(output_dir: Path, on_failure: Callable[[], None] = lamb
     except StopRequested as error:
         line = f"error: {error}"
         log.error(line)
-        _record(output_dir, line, on_failure)
+        record_failure(output_dir, line, on_failure)
         stop(error.signum, single_run)
     except DirInUse as error:  # another process owns the dir: write nothing there
         log.error(f"error: {error}")
@@ -46,12 +46,12 @@ def reported_as_one_line(output_dir: Path, on_failure: Callable[[], None] = lamb
     except EXPLAINED as error:
         line = "error: " + " ".join(str(error).split())
         log.error(line)
-        _record(output_dir, line, on_failure)
+        record_failure(output_dir, line, on_failure)
         if single_run:
             sys.exit(2)
     except Exception as error:
         line = f"error: {type(error).__name__}: {' '.join(str(error).split())}"
-        _record(output_dir, line + " (the traceback is in this job's log)", on_failure)
+        record_failure(output_dir, line + " (the traceback is in this job's log)", on_failure)
         if single_run:
             raise
         log.error(f"{line}\n{traceback.format_exc()}")
@@ -66,7 +66,8 @@ def stop(signum: int, single_run: bool) -> None:
     sys.exit(128 + signum)
 
 
-def _record(output_dir: Path, line: str, on_failure: Callable[[], None]) -> None:
+def record_failure(output_dir: Path, line: str, on_failure: Callable[[], None] = lambda: None) -> None:
+    """`line` into the job's failure.txt (what `SweepEnd` lists); `on_failure` records it elsewhere too."""
     if process_rank() != 0:  # under DDP, rank 0 records the failure for the run
         return
     with contextlib.suppress(OSError, files.OutputError):  # a full disk: the line is logged, nothing more to do

@@ -5,6 +5,7 @@ the whole, so they stay distinct)."""
 
 import hashlib
 import os
+from pathlib import Path
 from urllib.parse import quote
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -21,6 +22,11 @@ def safe_name(text: str) -> str:
     if len(name) > LONGEST:
         name = f"{name[: LONGEST - 9]}~{hashlib.sha1(name.encode()).hexdigest()[:8]}"
     return name
+
+
+def job_dir(sweep_config: DictConfig) -> Path:
+    """The dir Hydra's run_job gives a sweep's job (`hydra.job.num` set), from its composed config."""
+    return Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
 
 
 def job_number(name: str) -> int:
