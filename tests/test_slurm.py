@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import read_json, run_script
+from conftest import outcome, read_json, run_script
 from studykit.outputs.metrics import read_history
 
 pytestmark = pytest.mark.slurm
@@ -105,10 +105,7 @@ def test_a_cancelled_job_fails_alone_the_report_is_written_and_the_same_command_
     command = ["train.py", "-m", *long_jobs, *RESOURCES, f"hydra.sweep.dir={sweep}"]
     with concurrent.futures.ThreadPoolExecutor() as pool:
         first = pool.submit(run_script, *command, log_dir=tmp_path)
-        deadline = time.monotonic() + 120
-        while not list(sweep.glob("1_*/checkpoints/last.ckpt")):  # job 1 under way, its checkpoint on disk
-            assert time.monotonic() < deadline and not first.done(), "job 1 never saved a checkpoint"
-            time.sleep(0.2)
+        wait_for(lambda: list(sweep.glob("1_*/checkpoints/last.ckpt")), first, "job 1's checkpoint")  # under way
         queued = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True).stdout
         (job_id,) = [job for job in queued.split() if job.endswith("_1")]
         subprocess.run(["scancel", job_id], check=True)
@@ -128,3 +125,55 @@ def test_a_cancelled_job_fails_alone_the_report_is_written_and_the_same_command_
     assert read_json(job / "metrics.json")["epochs"] == 300 and len(read_history(job / "history.csv")) == 300
     assert "continuing from" in (job / "train.log").read_text() and not (job / "failure.txt").exists()
     assert "2 runs, 0 not finished" in (sweep / "report.md").read_text()
+
+
+def test_a_job_requeued_by_slurm_stops_at_an_epoch_end_and_continues_to_the_uninterrupted_result(tmp_path):
+    """Preemption (`scontrol requeue`): SLURM sends SIGTERM, the run finishes its epoch and saves (the project's
+    handler wins over submitit's, which ignores SIGTERM, and Lightning's), SLURM queues the job again, and the job
+    continues from its last.ckpt to what an uninterrupted run writes."""
+    sweep = tmp_path / "sweep"
+    settings = [
+        "model.hidden=40",
+        "trainer.max_epochs=150",
+        "data.batch_size=8",
+        "callbacks.early_stopping.patience=1000",
+    ]
+    checkpoints = ["callbacks.model_checkpoint.save_every_seconds=1"]
+    with concurrent.futures.ThreadPoolExecutor() as pool:
+        sweep_run = pool.submit(
+            run_script,
+            "train.py",
+            "-m",
+            *settings,
+            *checkpoints,
+            *RESOURCES,
+            f"hydra.sweep.dir={sweep}",
+            log_dir=tmp_path,
+        )
+        wait_for(lambda: list(sweep.glob("0_*/checkpoints/last.ckpt")), sweep_run, "a checkpoint")
+        (job_id,) = subprocess.run(
+            ["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        subprocess.run(["scontrol", "requeue", job_id], check=True)
+        wait_for(lambda: job_state(job_id) == "PENDING", sweep_run, "the job queued again")
+        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)  # not in 2 minutes
+        result = sweep_run.result()
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    (job,) = sweep.glob("0_*")
+    log = (job / "train.log").read_text()
+    assert "stopped by SIGTERM after epoch" in log and "continuing from" in log
+    alone = tmp_path / "alone"
+    here = run_script("train.py", *settings, *checkpoints, f"hydra.run.dir={alone}", log_dir=tmp_path)
+    assert here.returncode == 0, here.stderr[-3000:]
+    assert outcome(job) == outcome(alone)
+
+
+def job_state(job_id: str) -> str:
+    return subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True).stdout.strip()
+
+
+def wait_for(condition, running: concurrent.futures.Future, what: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline and not running.done(), f"never saw {what}"
+        time.sleep(0.2)
