@@ -177,3 +177,24 @@ def wait_for(condition, running: concurrent.futures.Future, what: str, seconds: 
     while not condition():
         assert time.monotonic() < deadline and not running.done(), f"never saw {what}"
         time.sleep(0.2)
+
+
+def test_a_search_runs_its_trials_as_slurm_jobs_with_the_study_on_the_shared_dir(tmp_path):
+    import optuna
+
+    from studykit.report.runs import job_directories
+    from studykit.search.optuna_study import JOB, journal
+
+    search = ["hparams_search=digits_optuna", "data.batch_size=128", "hydra.sweeper.n_trials=3"]
+    result = run_script("train.py", *search, "hydra.sweeper.n_jobs=2", *RESOURCES, log_dir=tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    sweep = tmp_path / "search" / "digits_mlp"
+    arrays = sorted(path.name for path in (sweep / ".submitit").iterdir() if "_" not in path.name)
+    assert len(arrays) == 2  # trials 0 and 1 asked together, one SLURM array; then trial 2
+    study = optuna.load_study(study_name="digits_mlp", storage=journal(sweep / "optuna.journal"))
+    assert len(study.trials) == 3 and all(trial.state == optuna.trial.TrialState.COMPLETE for trial in study.trials)
+    for trial in study.trials:  # reported from inside the SLURM jobs to the journal the search reads
+        (job,) = [path for path in job_directories(sweep) if path.name.startswith(f"{trial.user_attrs[JOB]}_")]
+        assert trial.value == read_json(job / "metrics.json")["val_acc"]
+        history = read_history(job / "history.csv")
+        assert trial.intermediate_values == {int(row["epoch"]): float(row["val_acc"]) for row in history}

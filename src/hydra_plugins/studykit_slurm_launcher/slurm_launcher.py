@@ -92,10 +92,13 @@ class SlurmLauncher(SubmititSlurmLauncher):
         sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
         with open_dict(sweep_config):
             sweep_config.hydra.job.num = number
-        directory = job_dir(sweep_config)
+            sweep_config.hydra.runtime.output_dir = str(job_dir(sweep_config))  # where a search reads the line
+        directory = Path(sweep_config.hydra.runtime.output_dir)
         directory.mkdir(parents=True, exist_ok=True)
         record_failure(directory, f"{line}; run the same command again to finish it")
-        return JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED, _return_value=None)
+        return JobReturn(
+            overrides=list(overrides), hydra_cfg=sweep_config, status=JobStatus.COMPLETED, _return_value=None
+        )
 
 
 def check_resources(params: dict, config: DictConfig) -> None:
