@@ -168,6 +168,50 @@ def test_a_job_requeued_by_slurm_stops_at_an_epoch_end_and_continues_to_the_unin
     assert outcome(job) == outcome(alone)
 
 
+def test_a_job_at_its_time_limit_is_requeued_by_submitit_and_continues_to_the_uninterrupted_result(tmp_path):
+    """SLURM's warning before a time limit (SIGUSR2, sent here by hand: SLURM's own timing has a resolution of a
+    minute) reaches submitit's handler, which requeues the job (`max_num_timeout` allows one) and exits; the job
+    continues from its last periodic checkpoint to what an uninterrupted run writes."""
+    sweep = tmp_path / "sweep"
+    settings = [
+        "model.hidden=40",
+        "trainer.max_epochs=150",
+        "data.batch_size=8",
+        "callbacks.early_stopping.patience=1000",
+    ]
+    checkpoints = ["callbacks.model_checkpoint.save_every_seconds=1"]
+    limits = ["hydra.launcher.max_num_timeout=1"]  # with timeout_min=10, submitit counts the signal as a time limit
+    with concurrent.futures.ThreadPoolExecutor() as pool:
+        sweep_run = pool.submit(
+            run_script,
+            "train.py",
+            "-m",
+            *settings,
+            *checkpoints,
+            *RESOURCES,
+            *limits,
+            f"hydra.sweep.dir={sweep}",
+            log_dir=tmp_path,
+        )
+        wait_for(lambda: list(sweep.glob("0_*/checkpoints/last.ckpt")), sweep_run, "a checkpoint")
+        (job_id,) = subprocess.run(
+            ["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
+        wait_for(lambda: job_state(job_id) == "PENDING", sweep_run, "the job queued again")
+        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
+        result = sweep_run.result()
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    (job,) = sweep.glob("0_*")
+    assert "continuing from" in (job / "train.log").read_text()
+    submitit_log = "".join(path.read_text() for path in (sweep / ".submitit").rglob("*_log.err"))
+    assert "Caught signal SIGUSR2" in submitit_log and "this job is timed-out" in submitit_log
+    alone = tmp_path / "alone"
+    here = run_script("train.py", *settings, *checkpoints, f"hydra.run.dir={alone}", log_dir=tmp_path)
+    assert here.returncode == 0, here.stderr[-3000:]
+    assert outcome(job) == outcome(alone)
+
+
 def job_state(job_id: str) -> str:
     return subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True).stdout.strip()
 
