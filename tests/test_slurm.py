@@ -170,8 +170,8 @@ def test_a_job_requeued_by_slurm_stops_at_an_epoch_end_and_continues_to_the_unin
 
 def test_a_job_at_its_time_limit_is_requeued_by_submitit_and_continues_to_the_uninterrupted_result(tmp_path):
     """SLURM's warning before a time limit (SIGUSR2, sent here by hand: SLURM's own timing has a resolution of a
-    minute) reaches submitit's handler, which requeues the job (`max_num_timeout` allows one) and exits; the job
-    continues from its last periodic checkpoint to what an uninterrupted run writes."""
+    minute) reaches submitit's handler, which requeues the job (the config's `max_num_timeout` allows it) and
+    exits; the job continues from its last periodic checkpoint to what an uninterrupted run writes."""
     sweep = tmp_path / "sweep"
     settings = [
         "model.hidden=40",
@@ -180,7 +180,6 @@ def test_a_job_at_its_time_limit_is_requeued_by_submitit_and_continues_to_the_un
         "callbacks.early_stopping.patience=1000",
     ]
     checkpoints = ["callbacks.model_checkpoint.save_every_seconds=1"]
-    limits = ["hydra.launcher.max_num_timeout=1"]  # with timeout_min=10, submitit counts the signal as a time limit
     with concurrent.futures.ThreadPoolExecutor() as pool:
         sweep_run = pool.submit(
             run_script,
@@ -188,8 +187,7 @@ def test_a_job_at_its_time_limit_is_requeued_by_submitit_and_continues_to_the_un
             "-m",
             *settings,
             *checkpoints,
-            *RESOURCES,
-            *limits,
+            *RESOURCES,  # timeout_min=10: submitit counts the signal as the time limit's
             f"hydra.sweep.dir={sweep}",
             log_dir=tmp_path,
         )
