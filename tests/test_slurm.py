@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+from optuna.trial import TrialState
 
 from conftest import outcome, read_json, run_script
 from studykit.outputs.metrics import read_history
@@ -208,6 +209,36 @@ def test_a_job_at_its_time_limit_is_requeued_by_submitit_and_continues_to_the_un
     here = run_script("train.py", *settings, *checkpoints, f"hydra.run.dir={alone}", log_dir=tmp_path)
     assert here.returncode == 0, here.stderr[-3000:]
     assert outcome(job) == outcome(alone)
+
+
+def test_a_trial_slurm_cancels_is_queued_again_and_continues_from_its_checkpoint(tmp_path):
+    import optuna
+
+    from studykit.search.optuna_study import FAILURE, JOB, journal
+
+    search = ["hparams_search=digits_optuna", "data.batch_size=8", "trainer.max_epochs=60"]
+    search += ["hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "callbacks.early_stopping.patience=1000"]
+    search += ["callbacks.model_checkpoint.save_every_seconds=1"]
+    sweep = tmp_path / "search" / "digits_mlp"
+    with concurrent.futures.ThreadPoolExecutor() as pool:
+        searching = pool.submit(run_script, "train.py", *search, *RESOURCES, log_dir=tmp_path)
+        wait_for(lambda: list(sweep.glob("1_*/checkpoints/last.ckpt")), searching, "trial 1's checkpoint")
+        queued = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True).stdout
+        (job_id,) = [job for job in queued.split() if job.endswith("_1")]
+        subprocess.run(["scancel", job_id], check=True)
+        result = searching.result()
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "without a result (state CANCELLED" in result.stdout + result.stderr
+    study = optuna.load_study(study_name="digits_mlp", storage=journal(sweep / "optuna.journal"))
+    states = [trial.state for trial in study.trials]
+    assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE], states
+    cancelled, retried = study.trials[1], study.trials[2]
+    assert FAILURE not in cancelled.user_attrs  # an interruption: not counted toward n_trials
+    assert retried.params == cancelled.params and retried.user_attrs[JOB] == 1
+    (job,) = sweep.glob("1_*")
+    assert "continuing from" in (job / "train.log").read_text() and not (job / "failure.txt").exists()
+    assert retried.value == read_json(job / "metrics.json")["val_acc"]
+    assert read_json(job / "metrics.json")["epochs"] == 60
 
 
 def job_state(job_id: str) -> str:

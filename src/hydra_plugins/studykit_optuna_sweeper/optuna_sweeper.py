@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from studykit.errors import ConfigError, require_choice, require_int_at_least
 from studykit.outputs.settings import NOT_SETTINGS
 from studykit.run import files, locks
-from studykit.run.failures import FAILURE_FILE
+from studykit.run.failures import FAILURE_FILE, Interrupted
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class OptunaSweeper(Sweeper):
         callback, which reads it from the Hydra config; the sweeper itself does not prune."""
         self.study_name, self.storage, self.objective = study_name, Path(storage), objective
         self.n_trials, self.n_jobs, self.sampler = n_trials, n_jobs, sampler
+        self.queued_again: set[int] = set()  # jobs an interruption (SLURM's scancel) sent back to the queue
         self.params = OmegaConf.to_container(params or {}, resolve=True)
 
     def setup(self, *, hydra_context, task_function, config: DictConfig) -> None:
@@ -134,6 +135,12 @@ class OptunaSweeper(Sweeper):
 
         summary = result.return_value if result.status == JobStatus.COMPLETED else None
         name = f"trial {trial.number} ({', '.join(f'{k}={v}' for k, v in trial.params.items())})"
+        job = trial.user_attrs[optuna_study.JOB]
+        if isinstance(summary, Interrupted) and job not in self.queued_again:  # once per job and command
+            self.queued_again.add(job)
+            optuna_study.queue_again(study, trial)
+            log.info(f"{name} was interrupted ({summary.reason.removeprefix('error: ')}): queued again")
+            return
         if not isinstance(summary, dict):
             failure = Path(result.hydra_cfg.hydra.runtime.output_dir) / FAILURE_FILE if result.hydra_cfg else None
             reason = (

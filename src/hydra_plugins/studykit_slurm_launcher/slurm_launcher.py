@@ -76,11 +76,11 @@ class SlurmLauncher(SubmititSlurmLauncher):
         )
 
     def _outcome(self, job, overrides: Sequence[str], number: int) -> JobReturn:
-        """The job's result; for a job SLURM ended without one, its line in its dir's failure.txt and no result
-        (as a failed run returns)."""
+        """The job's result; for a job SLURM ended without one, its line in its dir's failure.txt, and
+        `Interrupted`."""
         from submitit.core.utils import UncompletedJobError
 
-        from studykit.run.failures import record_failure
+        from studykit.run.failures import Interrupted, record_failure
         from studykit.run.job_names import job_dir
 
         try:
@@ -95,10 +95,10 @@ class SlurmLauncher(SubmititSlurmLauncher):
             sweep_config.hydra.runtime.output_dir = str(job_dir(sweep_config))  # where a search reads the line
         directory = Path(sweep_config.hydra.runtime.output_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        record_failure(directory, f"{line}; run the same command again to finish it")
-        return JobReturn(
-            overrides=list(overrides), hydra_cfg=sweep_config, status=JobStatus.COMPLETED, _return_value=None
-        )
+        line = f"{line}; run the same command again to finish it"
+        record_failure(directory, line)
+        interrupted = Interrupted(line)
+        return JobReturn(list(overrides), hydra_cfg=sweep_config, status=JobStatus.COMPLETED, _return_value=interrupted)
 
 
 def check_resources(params: dict, config: DictConfig) -> None:

@@ -6,6 +6,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -18,6 +19,16 @@ from studykit.run.ranks import process_rank
 from studykit.run.stopping import StopRequested
 
 FAILURE_FILE = "failure.txt"
+
+
+@dataclass
+class Interrupted:
+    """What a launcher returns for a job whose process was ended from outside before its result (SLURM's
+    `scancel`, a lost node): the same command continues it from its last checkpoint; a search retries it."""
+
+    reason: str
+
+
 # Failures whose message says all there is to say: a bad setting, bad data, a diverging loss, a full disk.
 EXPLAINED = (ConfigError, DataError, TrainingDiverged, files.OutputError)
 log = logging.getLogger(__name__)

@@ -194,13 +194,18 @@ def ask_new(study: optuna.Study, space: dict[str, BaseDistribution], attempts: i
 
 
 def retry_interrupted(study: optuna.Study) -> list[int]:
-    """Trials left running by a killed search: marked failed, and queued again with their parameters and job,
-    so their job dir (and its last checkpoint) is used again. Their numbers."""
+    """Trials left running by a killed search, queued again (`queue_again`). Their numbers."""
     interrupted = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     for trial in interrupted:
-        study.tell(trial.number, state=TrialState.FAIL)
-        study.enqueue_trial(trial.params, user_attrs={JOB: trial.user_attrs.get(JOB, trial.number)})
+        queue_again(study, trial)
     return [trial.number for trial in interrupted]
+
+
+def queue_again(study: optuna.Study, trial: optuna.Trial | FrozenTrial) -> None:
+    """An interrupted trial marked failed (not counting toward n_trials) and queued again with its parameters
+    and job, so its job dir (and its last checkpoint) is used again."""
+    study.tell(trial.number, state=TrialState.FAIL)
+    study.enqueue_trial(trial.params, user_attrs={JOB: trial.user_attrs.get(JOB, trial.number)})
 
 
 def counted(trial: FrozenTrial) -> bool:
