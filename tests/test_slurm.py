@@ -241,6 +241,31 @@ def test_a_trial_slurm_cancels_is_queued_again_and_continues_from_its_checkpoint
     assert read_json(job / "metrics.json")["epochs"] == 60
 
 
+def test_stacked_groups_run_as_one_slurm_job_each(tmp_path):
+    sweep = tmp_path / "sweep"
+    grid = ["-m", "seed=range(0,3)", "model.hidden=10,40", "trainer.max_epochs=5", f"hydra.sweep.dir={sweep}"]
+    slurm = [setting.replace("hydra.launcher.", "hydra.launcher.slurm.") for setting in RESOURCES[1:]]
+    result = run_script("train.py", *grid, "hydra/launcher=stacked_slurm", *slurm, log_dir=tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "jobs 0, 2, 4: one SLURM job" in result.stdout and "jobs 1, 3, 5: one SLURM job" in result.stdout
+    logs = {path.name: path.read_text() for path in (sweep / ".submitit").rglob("*_log.out")}
+    assert len(logs) == 2 and all("stacking jobs" in text and "stacked epoch 5" in text for text in logs.values())
+    jobs = sorted(path.parent for path in sweep.glob("*/metrics.json"))
+    assert len(jobs) == 6 and all((job / "checkpoints" / "last.ckpt").is_file() for job in jobs)
+    assert "6 runs, 0 not finished" in (sweep / "report.md").read_text()
+    (member,) = sweep.glob("3_*")  # seed 1, 40 wide: as the same job alone
+    alone = run_script(
+        "train.py",
+        "seed=1",
+        "model.hidden=40",
+        "trainer.max_epochs=5",
+        f"hydra.run.dir={tmp_path / 'a'}",
+        log_dir=tmp_path,
+    )
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    assert read_json(member / "metrics.json")["test_acc"] == read_json(tmp_path / "a" / "metrics.json")["test_acc"]
+
+
 def job_state(job_id: str) -> str:
     return subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True).stdout.strip()
 

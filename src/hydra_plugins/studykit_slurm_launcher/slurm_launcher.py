@@ -29,19 +29,35 @@ EXECUTOR_KEYS = ("submitit_folder", "max_num_timeout")  # the executor's own set
 
 class SlurmLauncher(SubmititSlurmLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        self.check()
+        numbers = list(range(initial_job_idx, initial_job_idx + len(job_overrides)))
+        for number, overrides in zip(numbers, job_overrides, strict=True):
+            log.info(f"\t#{number} : {' '.join(filter_overrides(overrides))}")
+        count = len(numbers)
+        jobs = self.submit(
+            self,
+            [list(overrides) for overrides in job_overrides],
+            ["hydra.sweep.dir"] * count,
+            numbers,
+            [f"job_id_for_{number}" for number in numbers],
+            [Singleton.get_state()] * count,
+        )
+        members = zip(jobs, job_overrides, numbers, strict=True)
+        return [result for job, overrides, number in members for result in self.outcomes(job, [(overrides, number)])]
+
+    def check(self) -> None:
+        """`check_resources`, as one line and exit status 2 before anything is submitted."""
         from studykit.errors import ConfigError
 
         try:
             check_resources(self.params, self.config)
         except ConfigError as error:
-            print(f"error: {error}", file=sys.stderr)  # before anything is submitted
+            print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
-        jobs = self._submit(job_overrides, initial_job_idx)
-        numbers = range(initial_job_idx, initial_job_idx + len(job_overrides))
-        return [self._outcome(*job) for job in zip(jobs, job_overrides, numbers, strict=True)]
 
-    def _submit(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list:
-        """The jobs as one SLURM array, with the plugin's executor settings (as its own launch submits them)."""
+    def submit(self, function, *arguments: list) -> list:
+        """`function` over `arguments` as one SLURM array, with the plugin's executor settings (as its own launch
+        submits its jobs); the submitit jobs."""
         import submitit
 
         executor = submitit.AutoExecutor(
@@ -62,33 +78,26 @@ class SlurmLauncher(SubmititSlurmLauncher):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         if "mode" in self.config.hydra.sweep:
             os.chmod(sweep_dir, mode=int(str(self.config.hydra.sweep.mode), 8))
-        numbers = list(range(initial_job_idx, initial_job_idx + len(job_overrides)))
-        for number, overrides in zip(numbers, job_overrides, strict=True):
-            log.info(f"\t#{number} : {' '.join(filter_overrides(overrides))}")
-        count = len(numbers)
-        return executor.map_array(
-            self,
-            [list(overrides) for overrides in job_overrides],
-            ["hydra.sweep.dir"] * count,
-            numbers,
-            [f"job_id_for_{number}" for number in numbers],
-            [Singleton.get_state()] * count,
-        )
+        return executor.map_array(function, *arguments)
 
-    def _outcome(self, job, overrides: Sequence[str], number: int) -> JobReturn:
-        """The job's result; for a job SLURM ended without one, its line in its dir's failure.txt, and
-        `Interrupted`."""
+    def outcomes(self, job, members: list[tuple[Sequence[str], int]]) -> list[JobReturn]:
+        """The results of the Hydra jobs `members` (overrides, number) that SLURM `job` ran; where SLURM ended it
+        without a result, each member's line in its dir's failure.txt, and `Interrupted`."""
         from submitit.core.utils import UncompletedJobError
 
-        from studykit.run.failures import Interrupted, record_failure
-        from studykit.run.job_names import job_dir
-
         try:
-            return job.results()[0]
+            result = job.results()[0]
+            return result if isinstance(result, list) else [result]
         except UncompletedJobError:
             line = f"error: SLURM ended job {job.job_id} without a result (state {job.state})"
         except Exception as error:  # the job's process failed outside the run (its traceback is in its log)
             line = f"error: SLURM job {job.job_id} failed: {str(error).splitlines()[0]}"
+        return [self._interrupted(overrides, number, line) for overrides, number in members]
+
+    def _interrupted(self, overrides: Sequence[str], number: int, line: str) -> JobReturn:
+        from studykit.run.failures import Interrupted, record_failure
+        from studykit.run.job_names import job_dir
+
         sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
         with open_dict(sweep_config):
             sweep_config.hydra.job.num = number

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
@@ -23,10 +24,12 @@ log = logging.getLogger(__name__)
 
 
 class StackedLauncher(Launcher):
-    def __init__(self, max_members: int | None = None):
+    def __init__(self, max_members: int | None = None, slurm: Launcher | None = None):
         """`max_members`: the most jobs one group trains at once (null: as many as a quarter of the free memory
-        holds); a larger group is split."""
+        holds); a larger group is split. `slurm`: the project's SLURM launcher (hydra/launcher=stacked_slurm):
+        each group, and each job that trains alone, is then one SLURM job; None: all here, one after another."""
         self.max_members = max_members
+        self.slurm = slurm
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
@@ -35,18 +38,20 @@ class StackedLauncher(Launcher):
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
         self.compose = hydra_context.config_loader.load_sweep_config
         self.composed = _keep_composed(hydra_context.config_loader)
+        if self.slurm is not None:
+            self.slurm.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from studykit.errors import ConfigError, is_int
-        from studykit.run import stopping
-        from studykit.stacking.replay import replaying
+        from studykit.stacking.groups import stack_groups
 
         if self.max_members is not None and not (is_int(self.max_members) and self.max_members >= 2):
             error = ConfigError("hydra.launcher.max_members", self.max_members, "must be null or an integer >= 2")
             print(f"error: {error}", file=sys.stderr)  # before any job, as the checks before Hydra report
             sys.exit(2)
+        if self.slurm is not None:
+            self.slurm.check()
         setup_globals()
-        stopping.install()  # a stop while a group trains ends the sweep with its report, as during a job
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         jobs = {}
@@ -55,7 +60,18 @@ class StackedLauncher(Launcher):
             with open_dict(sweep_config):
                 sweep_config.hydra.job.id = sweep_config.hydra.job.num = number
             jobs[number] = (overrides, sweep_config, _task_config(sweep_config))
-        records = self._train_groups(jobs)
+        groups = stack_groups({number: self._key(config, task) for number, (_, config, task) in jobs.items()})
+        if self.slurm is None:
+            return self._run(jobs, groups)
+        return self._run_on_slurm(jobs, groups)
+
+    def _run(self, jobs: dict, groups: list[list[int]]) -> list[JobReturn]:
+        """The groups trained, then each job run as a single run replaying its part (a job alone trains)."""
+        from studykit.run import stopping
+        from studykit.stacking.replay import replaying
+
+        stopping.install()  # a stop while a group trains ends the sweep with its report, as during a job
+        records = self._train_groups(jobs, groups)
         runs = []
         for number, (overrides, sweep_config, _) in jobs.items():
             log.info(f"\t#{number} : {' '.join(filter_overrides(overrides))}")
@@ -72,16 +88,33 @@ class StackedLauncher(Launcher):
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return runs
 
-    def _train_groups(self, jobs: dict) -> dict:
+    def _run_on_slurm(self, jobs: dict, groups: list[list[int]]) -> list[JobReturn]:
+        """One SLURM job per group (all of them one array), each running `_run` for its jobs."""
+        for group in groups:
+            log.info(f"jobs {_numbers(group)}: one SLURM job")
+        parts = [{number: jobs[number] for number in group} for group in groups]
+        submitted = self.slurm.submit(self._run_in_job, parts, [Singleton.get_state()] * len(parts))
+        results = {}
+        for job, group in zip(submitted, groups, strict=True):
+            outcomes = self.slurm.outcomes(job, [(jobs[number][0], number) for number in group])
+            results |= dict(zip(group, outcomes, strict=True))
+        return [results[number] for number in sorted(results)]
+
+    def _run_in_job(self, jobs: dict, singleton_state: dict) -> list[JobReturn]:
+        """Inside a SLURM job: its group trained (or its one job run) and each job's files written."""
+        Singleton.set_state(singleton_state)
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return self._run(jobs, [list(jobs)])
+
+    def _train_groups(self, jobs: dict, groups: list[list[int]]) -> dict:
         """Every group of more than one job trained; job number -> what its run replays."""
         from studykit.run.failures import stop
         from studykit.run.stopping import StopRequested
         from studykit.stacking.fit import Member, fit_group, members_that_fit
-        from studykit.stacking.groups import stack_groups
 
-        keys = {number: self._key(sweep_config, task) for number, (_, sweep_config, task) in jobs.items()}
         records = {}
-        for group in stack_groups(keys):
+        for group in groups:
             if len(group) < 2:
                 continue
             try:
