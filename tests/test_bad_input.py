@@ -125,11 +125,15 @@ def test_a_wrongly_typed_value_of_any_key_is_one_line(key):
     assert error.value.key == key and " is invalid: " in str(error.value) and "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize(("group", "name"), [("data", "imagenet"), ("model", "resnet"), ("optimizer", "adam,lion")])
+@pytest.mark.parametrize(
+    ("group", "name"),
+    [("data", "imagenet"), ("model", "resnet"), ("optimizer", "adam,lion"), ("logger", "[tensorboard,wandbx]")],
+)
 def test_unknown_group_choice_lists_the_available_ones(group, name, tmp_path):
-    result = run_script("train.py", *(["-m"] if "," in name else []), f"{group}={name}", log_dir=tmp_path)
+    sweep = "," in name and not name.startswith("[")  # a list is several choices of one run: logger=[a,b]
+    result = run_script("train.py", *(["-m"] if sweep else []), f"{group}={name}", log_dir=tmp_path)
     assert result.returncode == 2
-    wrong = name.split(",")[-1]
+    wrong = name.strip("[]").split(",")[-1]
     choices = ", ".join(sorted(path.stem for path in (ROOT / "configs" / group).glob("*.yaml")))
     assert (result.stdout + result.stderr).strip() == f"error: {group}={wrong!r} is invalid: accepted: {choices}"
     assert not (tmp_path / "runs").exists() and not (tmp_path / "multirun").exists()
@@ -142,3 +146,11 @@ def test_command_line_prints_one_line_and_exits_2(tmp_path):
     assert "Traceback" not in output
     error_lines = [line for line in output.splitlines() if "error:" in line]
     assert len(error_lines) == 1 and error_lines[0].endswith(CASES["model.act=swish"])
+
+
+def test_a_list_of_known_choices_runs(tmp_path):
+    """`logger=[tensorboard,csv]` (both loggers at once, as configs/logger/csv.yaml says) is not refused."""
+    result = run_script("train.py", "logger=[tensorboard,csv]", "trainer.max_epochs=1", log_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert (run_dir / "metrics.csv").is_file() and list(run_dir.glob("events.out.tfevents.*"))

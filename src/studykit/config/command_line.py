@@ -103,7 +103,11 @@ def unknown_choice(overrides: list[Override]) -> ConfigError | None:
         if not _is_group(override) or override.key_or_group.startswith("hydra") or override.type == OverrideType.DEL:
             continue
         directory = CONFIGS / override.key_or_group.replace(".", "/")
-        names = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
+        value = override.value()
+        if override.is_sweep_override():
+            names = list(override.sweep_string_iterator())
+        else:
+            names = value if isinstance(value, list) else [value]  # `logger=[tensorboard,csv]`: several at once
         for name in names:
             if name is not None and str(name) != "null" and not (directory / f"{name}.yaml").is_file():
                 choices = sorted(path.stem for path in directory.glob("*.yaml"))
