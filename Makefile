@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 ARGS ?=
 SWEEP ?=
 
-.PHONY: help install train data report test test-slow test-slurm reproduce lint format tensorboard optuna-dashboard screenshots benchmark clean
+.PHONY: help install train data report test test-slow test-slurm reproduce lint format tensorboard optuna-dashboard mlflow-ui screenshots benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ tensorboard: $(INSTALLED) ## Serve TensorBoard on logs/ (or LOG_DIR), or on one 
 
 optuna-dashboard: $(INSTALLED) ## Serve optuna-dashboard on a search's study: make optuna-dashboard SWEEP=logs/search/<study>
 	$(VENV)/bin/optuna-dashboard $(or $(SWEEP),$(or $(LOG_DIR),logs)/search/digits_mlp)/optuna.journal
+
+mlflow-ui: $(INSTALLED) ## Serve the MLflow runs of logger=mlflow (the store logs/mlflow.db, or LOG_DIR's) on 127.0.0.1:5000
+	$(VENV)/bin/mlflow ui --host 127.0.0.1 --backend-store-uri sqlite:///$(abspath $(or $(LOG_DIR),logs))/mlflow.db
 
 screenshots: $(INSTALLED) ## The README's pictures into docs/screenshots/ (needs apt-get install chromium chromium-driver)
 	$(PY) scripts/screenshots.py

@@ -50,6 +50,7 @@ def train(cfg: DictConfig) -> dict | None:
         check_steps_reach_an_epoch(cfg, split_sizes["train"])
         ckpt_path = run.checkpoint_to_continue(cfg)  # before the loggers: it clears a killed attempt's events
         trainer = build_trainer(cfg)
+        run.log_settings(trainer)
         set_threads(cfg.threads or threads_for_run(classifier.network, datamodule, trainer, run.launcher))
         run.announce(classifier.network, split_sizes, ckpt_path)
         trainer.fit(classifier, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)

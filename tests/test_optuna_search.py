@@ -3,12 +3,7 @@ search space, a study that persists in the sweep dir and continues, a killed tri
 checkpoint, pruning, failed trials, the joblib launcher, and optuna-dashboard on the study; each checked by
 what the runs wrote and what Optuna's own storage holds."""
 
-import json
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import optuna
@@ -17,7 +12,7 @@ from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from conftest import outcome, read_json, run_script, run_until
+from conftest import LoopbackServer, outcome, read_json, run_script, run_until
 from hydra_plugins.studykit_optuna_sweeper.optuna_sweeper import consecutive
 from studykit.errors import ConfigError
 from studykit.outputs.metrics import read_history
@@ -128,7 +123,7 @@ def test_the_study_persists_continues_and_extends_with_joblib_trials_side_by_sid
     assert "hydra.sweep.dir=" in line and "overrides: + trainer.max_epochs=3" in line
     assert len(study_of(sweep).trials) == 3
 
-    with DashboardServer(sweep / "optuna.journal") as dashboard:
+    with dashboard_server(sweep / "optuna.journal") as dashboard:
         (listed,) = dashboard.get("/api/studies")["study_summaries"]
         assert listed["study_name"] == "digits_mlp" and study.metric_names == ["val_acc"]
         trials = dashboard.get(f"/api/studies/{listed['study_id']}")["trials"]
@@ -211,35 +206,10 @@ def read_yaml(path: Path) -> dict:
     return OmegaConf.to_container(OmegaConf.load(path))
 
 
-class DashboardServer:
+def dashboard_server(storage) -> LoopbackServer:
     """`optuna-dashboard <journal>` on a free loopback port, as `make optuna-dashboard` starts it."""
-
-    def __init__(self, storage):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.command = [str(Path(sys.executable).parent / "optuna-dashboard"), str(storage), "--port", str(self.port)]
-
-    def __enter__(self):
-        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.get("/api/studies")
-                return self
-            except OSError:
-                assert self.process.poll() is None, "optuna-dashboard exited"
-                assert time.monotonic() < deadline, "optuna-dashboard did not start"
-                time.sleep(0.5)
-
-    def get(self, path: str):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as response:
-            body = json.loads(response.read())
-        return body
-
-    def __exit__(self, *exc):
-        self.process.terminate()
-        self.process.wait(timeout=30)
+    command = [str(Path(sys.executable).parent / "optuna-dashboard"), str(storage), "--port", "{port}"]
+    return LoopbackServer(command, ready="/api/studies")
 
 
 def test_a_journal_cut_mid_line_is_repaired_and_a_broken_line_is_named(tmp_path):

@@ -18,6 +18,7 @@ from studykit.callbacks.epoch_history import training_seconds
 from studykit.callbacks.optuna_pruning import pruned_at_epoch
 from studykit.outputs.hparams import write_session
 from studykit.outputs.metrics import METRICS_FILE, RESULTS, final_metrics, hardware, parameter_count, read_metrics
+from studykit.outputs.mlflow_run import MLflowLogger
 from studykit.outputs.settings import settings, trial_name
 from studykit.run import files, locks, stopping
 from studykit.run.checkpoints import clear_previous_attempt, resume_path
@@ -78,6 +79,12 @@ class RunDir:
             clear_previous_attempt(self.path)
         return ckpt_path
 
+    def log_settings(self, trainer: Trainer) -> None:
+        """The settings to the loggers that keep them from the start (MLflow's params: a failed run has them too;
+        TensorBoard's HParams row is written when the run ends, `write_session`)."""
+        for logger in mlflow_loggers(trainer):
+            logger.log_hyperparams(self.settings)
+
     def announce(self, network: nn.Module, split_sizes: dict[str, int], ckpt_path: str | None) -> None:
         sizes = ", ".join(f"{size} {split}" for split, size in split_sizes.items())
         log.info(
@@ -98,14 +105,21 @@ class RunDir:
             | pruned_at_epoch(trainer)
         )
         if trainer.is_global_zero:
-            write_session(self.path, self.trial, self.settings | {key: summary[key] for key in RESULTS})
+            results = {key: summary[key] for key in RESULTS}
+            write_session(self.path, self.trial, self.settings | results)
             files.write_json(self.path / METRICS_FILE, summary)
+            for logger in mlflow_loggers(trainer):
+                logger.record(results)
         log.info(
             f"val_acc {summary['val_acc']:.4f}, test_acc {summary['test_acc']:.4f}, test_loss "
             f"{summary['test_loss']:.4f} (best epoch {summary['best_epoch']} of {summary['epochs']}, "
             f"{summary['train_seconds']:.2f} s of training); results in {self.path}"
         )
         return summary
+
+
+def mlflow_loggers(trainer: Trainer) -> list[MLflowLogger]:
+    return [logger for logger in trainer.loggers if isinstance(logger, MLflowLogger)]
 
 
 def fit_results(trainer: Trainer) -> dict:
