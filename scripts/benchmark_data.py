@@ -25,7 +25,8 @@ from torchvision import datasets, transforms
 
 from studykit.config.build import build, build_classifier
 from studykit.config.compose import PROJECT_ROOT, compose_run
-from studykit.data.mnist import FILES, MNISTDataModule
+from studykit.data.idx import FILES
+from studykit.data.mnist import MNISTDataModule
 from studykit.models.mlp import MLP
 from studykit.run.threads import prepare_torch
 
