@@ -8,7 +8,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 from conftest import train_in_process
 from studykit.config.build import build_trainer
 from studykit.config.compose import compose_run
-from studykit.lightning_internals import forget_metrics, publish_metrics, stops_early
+from studykit.lightning_internals import forget_metrics, publish_metrics, stops_early, without_anonymous_setting
 
 
 def test_the_step_counter_and_the_checkpoint_dump_on_a_real_fit(tmp_path):
@@ -36,3 +36,12 @@ def test_early_stopping_asked_without_a_trainer_counts_epochs_without_improvemen
     assert verdicts == [False] * 5 + [True]  # 0.87, 0.79 and 0.78 improve by less than 0.05
     assert rule.best_score == torch.tensor(0.8)
     assert stops_early(EarlyStopping(monitor="val/acc", mode="max", patience=5), torch.tensor(float("nan")))
+
+
+def test_the_wandb_logger_hands_wandb_init_no_anonymous_setting(tmp_path):
+    from lightning.pytorch.loggers import WandbLogger
+
+    logger = WandbLogger(save_dir=tmp_path, offline=True)
+    assert "anonymous" in logger._wandb_init  # what Lightning builds
+    without_anonymous_setting(logger)
+    assert "anonymous" not in logger._wandb_init and logger._wandb_init["project"] == "lightning_logs"

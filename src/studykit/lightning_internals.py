@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from lightning import Trainer
 from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor
 
 
@@ -52,3 +53,10 @@ def stops_early(rule: EarlyStopping, current: Tensor) -> bool:
     a stacked group (studykit.stacking) asks each member's own rule without one."""
     should_stop, _ = rule._evaluate_stopping_criteria(current)
     return should_stop
+
+
+def without_anonymous_setting(logger: WandbLogger) -> None:
+    """Drops the `anonymous` setting Lightning's W&B logger always hands to `wandb.init` (None unless asked for),
+    which W&B >= 0.19 no longer takes and warns about when the run ends. Public path: none (the logger builds its
+    `wandb.init` arguments itself)."""
+    logger._wandb_init.pop("anonymous", None)

@@ -45,3 +45,7 @@ class MLflowLogger(MLFlowLogger):
         for pattern in ARTIFACTS:
             for path in sorted(self.run_dir.glob(pattern)):
                 self.experiment.log_artifact(self.run_id, str(path))
+
+    def fail(self) -> None:
+        """The MLflow run ends as failed (Lightning's own end marks only failures inside fitting and testing)."""
+        self.finalize("failed")

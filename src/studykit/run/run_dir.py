@@ -2,7 +2,6 @@
 line, a finished run kept as it is, a killed one continued, the config written first and the results last."""
 
 import contextlib
-import functools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +19,14 @@ from studykit.outputs.hparams import write_session
 from studykit.outputs.metrics import METRICS_FILE, RESULTS, final_metrics, hardware, parameter_count, read_metrics
 from studykit.outputs.mlflow_run import MLflowLogger
 from studykit.outputs.settings import settings, trial_name
+from studykit.outputs.wandb_run import WandbLogger
 from studykit.run import files, locks, stopping
 from studykit.run.checkpoints import clear_previous_attempt, resume_path
 from studykit.run.failures import reported_as_one_line, stop
 from studykit.run.ranks import announce_job, process_rank
 
 log = logging.getLogger("train")
+TRACKERS = (MLflowLogger, WandbLogger)  # loggers that keep a run's settings, results and status
 
 
 class RunDir:
@@ -42,6 +43,7 @@ class RunDir:
         self.writer = process_rank() == 0  # under DDP the other ranks' processes write nothing of their own
         self.settings = settings(cfg, self.choices, self.overrides)
         self.trial = trial_name(self.path, self.overrides, self.in_multirun)
+        self.trackers: list[MLflowLogger | WandbLogger] = []
 
     @contextlib.contextmanager
     def owned(self) -> Iterator[None]:
@@ -50,8 +52,7 @@ class RunDir:
         stopping.install()
         if signum := stopping.requested():  # a sweep asked to stop while its last job was testing
             stop(signum, single_run=not self.in_multirun)
-        failed_row = functools.partial(write_session, self.path, self.trial, self.settings, failed=True)
-        with reported_as_one_line(self.path, on_failure=failed_row), locks.held(self.path, "the run dir"):
+        with reported_as_one_line(self.path, on_failure=self._failed), locks.held(self.path, "the run dir"):
             if self.writer:
                 files.remove_partial_files(self.path)
             yield
@@ -80,10 +81,17 @@ class RunDir:
         return ckpt_path
 
     def log_settings(self, trainer: Trainer) -> None:
-        """The settings to the loggers that keep them from the start (MLflow's params: a failed run has them too;
-        TensorBoard's HParams row is written when the run ends, `write_session`)."""
-        for logger in mlflow_loggers(trainer):
-            logger.log_hyperparams(self.settings)
+        """The settings to the trackers among the loggers (MLflow, W&B), which keep them from the start (a failed
+        run has them too; TensorBoard's HParams row is written when the run ends, `write_session`)."""
+        self.trackers = [logger for logger in trainer.loggers if isinstance(logger, TRACKERS)]
+        for tracker in self.trackers:
+            tracker.log_hyperparams(self.settings)
+
+    def _failed(self) -> None:
+        """The failed run's HParams row, and its trackers' runs ended as failed."""
+        write_session(self.path, self.trial, self.settings, failed=True)
+        for tracker in self.trackers:
+            tracker.fail()
 
     def announce(self, network: nn.Module, split_sizes: dict[str, int], ckpt_path: str | None) -> None:
         sizes = ", ".join(f"{size} {split}" for split, size in split_sizes.items())
@@ -108,18 +116,14 @@ class RunDir:
             results = {key: summary[key] for key in RESULTS}
             write_session(self.path, self.trial, self.settings | results)
             files.write_json(self.path / METRICS_FILE, summary)
-            for logger in mlflow_loggers(trainer):
-                logger.record(results)
+            for tracker in self.trackers:
+                tracker.record(results)
         log.info(
             f"val_acc {summary['val_acc']:.4f}, test_acc {summary['test_acc']:.4f}, test_loss "
             f"{summary['test_loss']:.4f} (best epoch {summary['best_epoch']} of {summary['epochs']}, "
             f"{summary['train_seconds']:.2f} s of training); results in {self.path}"
         )
         return summary
-
-
-def mlflow_loggers(trainer: Trainer) -> list[MLflowLogger]:
-    return [logger for logger in trainer.loggers if isinstance(logger, MLflowLogger)]
 
 
 def fit_results(trainer: Trainer) -> dict:
