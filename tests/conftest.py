@@ -192,3 +192,12 @@ class LoopbackServer:
     def __exit__(self, *exc):
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+def macro_f1(counts: list[list[int]]) -> float:
+    """From `[true, predicted]` counts: each class's 2 TP / (2 TP + FP + FN), averaged over the classes."""
+    scores = []
+    for i, row in enumerate(counts):
+        true_positives, column = row[i], sum(other[i] for other in counts)
+        scores.append(2 * true_positives / (sum(row) + column) if sum(row) + column else 0.0)
+    return sum(scores) / len(scores)

@@ -4,17 +4,11 @@ picture drawn from them."""
 import torch
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from studykit.classifier import confusion_counts
 from studykit.outputs.confusion_image import blues, cells, confusion_image, normalize_rows, title_of
 from studykit.outputs.pictures import png
 
 TARGETS = torch.tensor([0, 0, 0, 0, 1, 2, 2, 2, 2, 2])
 PREDICTIONS = torch.tensor([0, 0, 1, 0, 1, 2, 0, 2, 1, 2])
-
-
-def test_counts_match_torchmetrics():
-    assert torch.equal(confusion_counts(PREDICTIONS, TARGETS, 3), MulticlassConfusionMatrix(3)(PREDICTIONS, TARGETS))
-    assert confusion_counts(torch.tensor([], dtype=torch.long), torch.tensor([], dtype=torch.long), 4).sum() == 0
 
 
 def test_rows_sum_to_one_and_empty_rows_stay_zero():

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import outcome, read_json, run_script
+from conftest import macro_f1, outcome, read_json, run_script
 
 pytestmark = pytest.mark.slow  # a few minutes: `make test-slow` (CI runs it after `make test`)
 
@@ -38,8 +38,9 @@ def test_submitit_local_runs_the_grid(tmp_path):
 
 def test_ddp_on_two_cpu_processes_writes_once_and_measures_the_whole_data(tmp_path):
     arguments = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2"]
-    result = run_script("train.py", *arguments, log_dir=tmp_path)
+    result = run_script("train.py", *arguments, "metrics=[f1_macro]", log_dir=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "sync_dist" not in result.stderr  # the metrics are torchmetrics', summed over the ranks already
     (run_dir,) = (tmp_path / "runs").iterdir()
     metrics = read_json(run_dir / "metrics.json")
     assert metrics["epochs"] == 2
@@ -49,6 +50,7 @@ def test_ddp_on_two_cpu_processes_writes_once_and_measures_the_whole_data(tmp_pa
     # The bundled digits split 1077 / 360 / 360; each rank sees half, the matrices hold all of it.
     assert [sum(map(sum, counts[split])) for split in ("train", "val", "test")] == [1077, 360, 360]
     assert metrics["val_acc"] == pytest.approx(sum(counts["val"][i][i] for i in range(10)) / 360)
+    assert metrics["test_f1_macro"] == pytest.approx(macro_f1(counts["test"]))
 
 
 def test_ddp_inside_a_multirun_runs_each_job_once_with_all_its_ranks(tmp_path):

@@ -6,13 +6,14 @@ whole step of the small networks this template is for. The batches, their order 
 as with `batches_per_step=1` (one Lightning step per batch), so the results are too. A step also ends after
 STEP_SECONDS in a single process, so the progress bar keeps moving on slow networks.
 
-Per epoch it reports `train/loss`, `train/acc`, `val/loss`, `val/acc` (what early stopping and checkpoints
-watch). Testing runs over the train, val and test splits (see `InMemoryDataModule.test_dataloader`) and
+Per epoch it logs `train/loss`, `train/acc`, `val/loss`, `val/acc` (what early stopping and checkpoints
+watch) and the metrics the config adds (`studykit.split_metrics`), measured once per epoch from each batch's
+outputs. Testing runs over the train, val and test splits (see `InMemoryDataModule.test_dataloader`) and
 keeps each split's confusion matrix, so the best checkpoint is measured on all three.
 """
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -21,17 +22,18 @@ from lightning.pytorch.plugins.precision import Precision
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
+from torchmetrics import Metric
 
 from studykit.errors import TrainingDiverged
-from studykit.lightning_internals import forget_metrics, optimizer_step_counter, publish_metrics
+from studykit.lightning_internals import forget_metrics, optimizer_step_counter
 from studykit.outputs.metrics import SPLITS, logged_name
+from studykit.split_metrics import SplitMetrics
 from studykit.stacking import replay
 from studykit.stacking.replay import MemberRecord
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 TRAIN = SPLITS.index("train")
 STEP_SECONDS = 0.25
-EPOCH_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
 def loss(logits: Tensor, targets: Tensor) -> Tensor:
@@ -50,14 +52,6 @@ def predictions(logits: Tensor) -> Tensor:
     return logits.argmax(dim=-1)
 
 
-def confusion_counts(predicted: Tensor, targets: Tensor, num_classes: int) -> Tensor:
-    """`[true class, predicted class]` counts. With deterministic algorithms on, torchmetrics counts through an
-    (N x classes²) comparison, far slower than the small networks' validation itself; bincount without weights is
-    deterministic on every device."""
-    pairs = targets * num_classes + predicted
-    return torch.bincount(pairs, minlength=num_classes**2).view(num_classes, num_classes)
-
-
 class Classifier(LightningModule):
     def __init__(
         self,
@@ -68,9 +62,11 @@ class Classifier(LightningModule):
         batches_per_step: int = 256,
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str = "norm",
+        metrics: Mapping[str, Metric] | None = None,
     ):
         """`run_config` is the resolved run config; it is stored in checkpoints so `eval.py` can rebuild the run.
-        `gradient_clip_val`: clip each step's gradients to this norm (or value, `gradient_clip_algorithm`)."""
+        `gradient_clip_val`: clip each step's gradients to this norm (or value, `gradient_clip_algorithm`).
+        `metrics`: the metrics measured beside loss and accuracy, by name (the config's `metrics` group)."""
         super().__init__()
         self.save_hyperparameters("class_names", "run_config", logger=False)
         self.automatic_optimization = False
@@ -79,7 +75,7 @@ class Classifier(LightningModule):
         self.batches_per_step = batches_per_step
         self.gradient_clip_val = gradient_clip_val
         self.gradient_clip_algorithm = gradient_clip_algorithm
-        self.num_classes = len(class_names)
+        self.split_metrics = SplitMetrics(len(class_names), metrics)
         self.batch_results: list[list[tuple[Tensor, Tensor, Tensor]]] = [[] for _ in SPLITS]
         self.test_confusion: dict[str, Tensor] = {}
         self._batches_this_epoch = 0
@@ -192,7 +188,7 @@ class Classifier(LightningModule):
         its best and its last epoch, where the checkpoints take them."""
         epoch, record = self.current_epoch + 1, self.replayed
         row = record.epochs[epoch - 1]
-        publish_metrics(self.trainer, {logged_name(name): torch.tensor(row[name]) for name in EPOCH_METRICS})
+        self._log({logged_name(name): torch.tensor(row[name]) for name in self.epoch_columns})
         if epoch == record.best_epoch:
             self.network.load_state_dict(record.best_weights)
         if epoch == len(record.epochs) and record.failure is None:  # a failing member has no final state
@@ -206,28 +202,31 @@ class Classifier(LightningModule):
     def test_step(self, batch, batch_idx, dataloader_idx=0):
         self._step(batch, dataloader_idx)
 
+    @property
+    def epoch_columns(self) -> list[str]:
+        """What each epoch reports, as history.csv names it: `train_loss`, `train_acc`, ..., `val_acc`, ..."""
+        return [f"{split}_{name}" for split in ("train", "val") for name in self.split_metrics.names]
+
     def _epoch_metrics(self, split: str) -> dict[str, Tensor]:
-        """The split's mean loss and accuracy over all its batches (of all ranks under DDP); while testing, its
+        """The split's metrics over all its batches of the epoch (of all ranks under DDP); while testing, its
         confusion counts are kept for `ConfusionImages`."""
         index = SPLITS.index(split)
         losses, logits, targets = zip(*self.batch_results[index], strict=True)
         self.batch_results[index].clear()
         sizes = torch.tensor([len(batch) for batch in targets], device=losses[0].device)
-        loss_sum = torch.stack(losses).dot(sizes.to(losses[0].dtype))
-        counts = confusion_counts(predictions(torch.cat(logits)), torch.cat(targets), self.num_classes)
-        if self.trainer.world_size > 1:  # one sum over the ranks for both (exact in float64)
-            totals = torch.cat([loss_sum.view(1), counts.flatten()]).double()
-            totals = self.trainer.strategy.reduce(totals, reduce_op="sum")
-            loss_sum, counts = totals[0].float(), totals[1:].round().long().view_as(counts)
+        logits, targets = torch.cat(logits), torch.cat(targets)
         if self.trainer.testing:
-            self.test_confusion[split] = counts.cpu()
-        total = counts.sum()
-        return {f"{split}/loss": loss_sum / total, f"{split}/acc": counts.trace() / total}
+            self.test_confusion[split] = self.split_metrics.confusion_matrix(logits, targets).cpu()
+        return self.split_metrics.epoch(split, torch.stack(losses), sizes, logits, targets)
+
+    def _log(self, metrics: dict[str, Tensor]) -> None:
+        """To the callbacks (early stopping, checkpoints, history), which write them to the loggers per epoch;
+        already reduced over the epoch and the ranks."""
+        self.log_dict(metrics, logger=False, add_dataloader_idx=False)
 
     def _report(self, splits: list[str]) -> None:
-        """The epoch's metrics to the callbacks (early stopping, checkpoints, history) and loggers."""
         for split in splits:
-            publish_metrics(self.trainer, self._epoch_metrics(split))
+            self._log(self._epoch_metrics(split))
 
     def on_validation_epoch_end(self):
         # Validation closes each training epoch, so the training metrics are complete here too.

@@ -26,13 +26,6 @@ def optimizer_step_counter(trainer: Trainer) -> Callable[[], None]:
     return count
 
 
-def publish_metrics(trainer: Trainer, metrics: dict) -> None:
-    """Hands an epoch's metrics to the callbacks (early stopping, checkpoints, history) and loggers where
-    `self.log` puts them. Public path: `self.log_dict`, which costs about a millisecond per value (a tenth of a
-    digits epoch) and reduces values the classifier has already reduced over the epoch and the ranks."""
-    trainer.callback_metrics.update(metrics)
-
-
 def forget_metrics(trainer: Trainer, prefixes: tuple[str, ...]) -> None:
     """Drops the metrics whose names start with `prefixes` (last epoch's, so they cannot pass for this one's).
     Public path: none; `self.log` values are reset by Lightning's loops only for what is logged again."""

@@ -18,7 +18,7 @@ from studykit.outputs.metrics import logged_name
 from studykit.run import files
 from studykit.stacking import replay
 
-COLUMNS = ("epoch", "seconds", "train_loss", "train_acc", "val_loss", "val_acc")
+COLUMNS = ("epoch", "seconds", "train_loss", "train_acc", "val_loss", "val_acc")  # then the metrics a run adds
 
 
 def fit_timer(trainer: Trainer) -> Timer:
@@ -44,12 +44,14 @@ def history_rows(trainer: Trainer) -> list[dict]:
 
 
 class EpochHistory(Callback):
-    """Logs `train_loss`, `train_acc`, `val_loss`, `val_acc` twice: under `by_epoch/` with the 1-based epoch as
-    step, and under `by_training_ms/` with the milliseconds spent fitting so far as step (the group names the x
-    axis, and sorts first in TensorBoard). Writes the same rows to `path`."""
+    """Logs `train_loss`, `train_acc`, `val_loss`, `val_acc` (and the train and val columns of the metrics the
+    run's `metrics` group adds) twice: under `by_epoch/` with the 1-based epoch as step, and under
+    `by_training_ms/` with the milliseconds spent fitting so far as step (the group names the x axis, and sorts
+    first in TensorBoard). Writes the same rows to `path`."""
 
     def __init__(self, path: str):
         self.path = Path(path)
+        self.columns = list(COLUMNS)
         self.rows: list[dict] = []
         self._restored = False
         self._file: files.AppendedFile | None = None
@@ -64,6 +66,7 @@ class EpochHistory(Callback):
     @rank_zero_only
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         fit_timer(trainer)  # fails early, with what to add, where the callbacks config has none
+        self.columns = [*COLUMNS[:2], *pl_module.epoch_columns]
         if self._restored:
             for row in self.rows:
                 self._log(trainer, row)
@@ -76,7 +79,7 @@ class EpochHistory(Callback):
         if "val/loss" not in metrics:
             return
         row = {"epoch": trainer.current_epoch + 1, "seconds": round(training_seconds(trainer), 4)}
-        row |= {column: float(metrics[logged_name(column)]) for column in COLUMNS[2:]}
+        row |= {column: float(metrics[logged_name(column)]) for column in self.columns[2:]}
         self.rows.append(row)
         self._log(trainer, row)
         self._file.append(self._csv([row], header=False))
@@ -89,12 +92,12 @@ class EpochHistory(Callback):
     def _log(self, trainer: Trainer, row: dict) -> None:
         for logger in trainer.loggers:
             for axis, step in (("by_epoch", row["epoch"]), ("by_training_ms", round(row["seconds"] * 1000))):
-                logger.log_metrics({f"{axis}/{column}": row[column] for column in COLUMNS[2:]}, step=step)
+                columns = [column for column in self.columns[2:] if column in row]  # a resumed run may add metrics
+                logger.log_metrics({f"{axis}/{column}": row[column] for column in columns}, step=step)
 
-    @staticmethod
-    def _csv(rows: list[dict], header: bool) -> str:
+    def _csv(self, rows: list[dict], header: bool) -> str:
         text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, COLUMNS)
+        writer = csv.DictWriter(text, self.columns, extrasaction="ignore")
         if header:
             writer.writeheader()
         writer.writerows(rows)

@@ -9,11 +9,13 @@ from lightning import Trainer
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
+from torchmetrics import Metric
 
 from studykit.classifier import Classifier, OptimizerFactory
 from studykit.data.in_memory import InMemoryDataModule
 from studykit.errors import ConfigError, DataError
 from studykit.models.network import INPUT_KINDS, Network
+from studykit.split_metrics import BASE_NAMES, check_one_number
 
 
 def build(group: str, node: DictConfig, **kwargs):
@@ -47,15 +49,32 @@ def build_classifier(cfg: DictConfig) -> tuple[InMemoryDataModule, Classifier]:
     network = build("model", cfg.model, **datamodule.network_sizes)
     optimizer = build("optimizer", cfg.optimizer)
     check_optimizer(optimizer)
+    metrics = build_metrics(cfg, len(datamodule.class_names))
     run_config = OmegaConf.to_container(cfg, resolve=True)
     settings = cfg.get("classifier") or {}  # checkpoints of earlier versions have none
     try:
-        classifier = Classifier(network, optimizer, datamodule.class_names, run_config, **settings)
+        classifier = Classifier(network, optimizer, datamodule.class_names, run_config, metrics=metrics, **settings)
     except ConfigError as error:
         raise error.under("classifier") from None
     except TypeError as error:
         raise ConfigError("classifier", OmegaConf.to_container(settings), str(error)) from None
     return datamodule, classifier
+
+
+def build_metrics(cfg: DictConfig, num_classes: int) -> dict[str, Metric]:
+    """The metrics of the config's `metrics` group (name -> node), each for the data's classes."""
+    metrics = {}
+    for name, node in (cfg.get("metrics") or {}).items():
+        if name in BASE_NAMES:
+            raise ConfigError(f"metrics.{name}", OmegaConf.to_container(node), "every run measures it already")
+        metric = build(f"metrics.{name}", node, num_classes=num_classes)
+        if not isinstance(metric, Metric):
+            raise ConfigError(f"metrics.{name}", OmegaConf.to_container(node), "not a torchmetrics Metric")
+        problem = check_one_number(name, metric, num_classes)
+        if problem:
+            raise ConfigError(f"metrics.{name}", OmegaConf.to_container(node), problem)
+        metrics[name] = metric
+    return metrics
 
 
 def check_steps_reach_an_epoch(cfg: DictConfig, train_samples: int) -> None:

@@ -1,5 +1,6 @@
 """What a run's results are called and where they are: the splits, the metric names (`val_acc` in files,
-`val/acc` where Lightning and TensorBoard log it), metrics.json and history.csv, written and read back."""
+`val/acc` where Lightning and TensorBoard log it; more where a run's `metrics` group adds them), metrics.json and
+history.csv, written and read back."""
 
 import csv
 import json
@@ -22,8 +23,17 @@ def logged_name(metric: str) -> str:
 
 
 def final_metrics(trainer) -> dict[str, float]:
-    """`train_loss`, `train_acc`, ... `test_acc` of the tested checkpoint, from the test stage's metrics."""
-    return {metric: float(trainer.callback_metrics[logged_name(metric)]) for metric in METRICS}
+    """`train_loss`, `train_acc`, ... `test_acc` of the tested checkpoint, then the metrics the run's `metrics`
+    group added (`train_f1_macro`, ...), from the test stage's metrics."""
+    logged = {name.replace("/", "_", 1): float(value) for name, value in trainer.callback_metrics.items()}
+    added = [name for name in logged if name.partition("_")[0] in SPLITS and name not in METRICS]
+    by_split = sorted(added, key=lambda name: SPLITS.index(name.partition("_")[0]))
+    return {metric: logged[metric] for metric in METRICS} | {name: logged[name] for name in by_split}
+
+
+def added_metrics(metrics: dict) -> list[str]:
+    """The keys of a run's metrics.json that its `metrics` group added (`val_f1_macro`, ...), in their order."""
+    return [key for key in metrics if key.partition("_")[0] in SPLITS and key not in RESULTS]
 
 
 def hardware(trainer) -> str:

@@ -6,7 +6,7 @@ from omegaconf import DictConfig, OmegaConf
 
 USUAL = ("optimizer.lr", "data.batch_size", "seed")  # besides the data, model and optimizer chosen
 # Overrides that say where or how a run was made rather than which variant it is.
-NOT_SETTINGS = ("hydra.", "paths.", "callbacks.progress_bar.", "ckpt_path", "threads", "report", "logger")
+NOT_SETTINGS = ("hydra.", "paths.", "callbacks.progress_bar.", "ckpt_path", "threads", "report", "logger", "metrics")
 
 
 def names_a_place(key: str) -> bool:

@@ -5,7 +5,7 @@ import io
 import statistics
 from pathlib import Path
 
-from studykit.outputs.metrics import METRICS
+from studykit.outputs.metrics import METRICS, added_metrics
 from studykit.report import figures, render
 from studykit.report.runs import Run, job_directories, ranked, read_run, varying_keys
 from studykit.report.tensorboard_text import log_sweep
@@ -26,7 +26,8 @@ def write_report(sweep_dir: Path) -> str:
     keys = varying_keys(runs)
     finished = [run for run in runs if run.finished]
     best = next((run for run in finished if not run.pruned), None)
-    rows = [row(run, keys, run is best) for run in runs]
+    added = list(dict.fromkeys(key for run in finished for key in added_metrics(run.metrics)))
+    rows = [row(run, keys, run is best, added) for run in runs]
     short_rows = [{column: row.get(column, "") for column in ("job", *keys, *SHORT_COLUMNS)} for row in rows]
     files.write_text(sweep_dir / "summary.csv", csv_text(rows))
     pictures = draw(sweep_dir / FIGURES, runs, finished, best, keys)
@@ -39,9 +40,10 @@ def write_report(sweep_dir: Path) -> str:
     )
 
 
-def row(run: Run, keys: list[str], best: bool) -> dict:
+def row(run: Run, keys: list[str], best: bool, added: list[str]) -> dict:
+    """`added`: the metrics the runs' `metrics` group added, columns after the usual ones."""
     values = {"job": str(run.number), **{key: run.settings.get(key, "") for key in keys}}
-    values |= {column: run.metrics.get(column, "") for column in RUN_COLUMNS} if run.finished else {}
+    values |= {column: run.metrics.get(column, "") for column in (*RUN_COLUMNS, *added)} if run.finished else {}
     values |= {"best": "yes" if best else "", "status": run.status, "error": run.error}
     return values
 

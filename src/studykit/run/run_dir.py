@@ -16,7 +16,15 @@ from torch import nn
 from studykit.callbacks.epoch_history import training_seconds
 from studykit.callbacks.optuna_pruning import pruned_at_epoch
 from studykit.outputs.hparams import write_session
-from studykit.outputs.metrics import METRICS_FILE, RESULTS, final_metrics, hardware, parameter_count, read_metrics
+from studykit.outputs.metrics import (
+    METRICS_FILE,
+    RESULTS,
+    added_metrics,
+    final_metrics,
+    hardware,
+    parameter_count,
+    read_metrics,
+)
 from studykit.outputs.mlflow_run import MLflowLogger
 from studykit.outputs.settings import settings, trial_name
 from studykit.outputs.wandb_run import WandbLogger
@@ -113,7 +121,7 @@ class RunDir:
             | pruned_at_epoch(trainer)
         )
         if trainer.is_global_zero:
-            results = {key: summary[key] for key in RESULTS}
+            results = {key: summary[key] for key in (*RESULTS, *added_metrics(summary))}
             write_session(self.path, self.trial, self.settings | results)
             files.write_json(self.path / METRICS_FILE, summary)
             for tracker in self.trackers:

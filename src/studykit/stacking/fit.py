@@ -31,6 +31,7 @@ from studykit.run import stopping
 from studykit.run.quiet import quiet_lightning
 from studykit.run.stopping import StopRequested
 from studykit.run.threads import choose_threads, forward_flops, prepare_torch, set_threads
+from studykit.split_metrics import BASE_NAMES
 from studykit.stacking.replay import MemberRecord
 
 log = logging.getLogger(__name__)
@@ -307,10 +308,25 @@ def _train_epoch(stack: Stack, train) -> Tensor:
         losses_per_batch.append(losses.detach())
         logits_per_batch.append(logits.detach())
     # Counted once for the epoch, from each batch's predictions before its step (as the classifier counts).
-    correct = (predictions(torch.cat(logits_per_batch, dim=1)) == targets).sum(1)
-    for member, member_correct in zip(active, correct, strict=True):
-        member.train_correct = member_correct
+    logits = torch.cat(logits_per_batch, dim=1)
+    correct = (predictions(logits) == targets).sum(1)
+    added = _added_metrics(active, "train", logits, targets)
+    for index, member in enumerate(active):
+        member.train_correct = correct[index]
+        member.train_added = {name: value[index] for name, value in added.items()}
     return torch.stack(losses_per_batch)
+
+
+def _added_metrics(active: list[Member], split: str, logits: Tensor, targets: Tensor) -> dict[str, Tensor]:
+    """The metrics the group's `metrics` config adds (the same for all its members), measured per member:
+    `(members, samples, outputs)` logits -> name -> each member's value."""
+    if len(active[0].classifier.split_metrics.names) == len(BASE_NAMES):
+        return {}
+    values = [
+        member.classifier.split_metrics.added_metrics(split, member_logits, member_targets)
+        for member, member_logits, member_targets in zip(active, logits, targets, strict=True)
+    ]
+    return {name: torch.stack([value[name] for value in values]) for name in values[0]}
 
 
 def _train_metrics(active, train, batch_losses: Tensor) -> dict[str, Tensor]:
@@ -320,7 +336,8 @@ def _train_metrics(active, train, batch_losses: Tensor) -> dict[str, Tensor]:
     count, batch_size = targets.shape[1], active[0].datamodule.batch_size
     sizes = torch.tensor([min(batch_size, count - start) for start in range(0, count, batch_size)], dtype=torch.float)
     loss = (batch_losses * sizes.unsqueeze(1).to(batch_losses.device)).sum(0) / count
-    return {"train/loss": loss, "train/acc": torch.stack([m.train_correct for m in active]) / count}
+    added = {name: torch.stack([m.train_added[name] for m in active]) for name in active[0].train_added}
+    return {"train/loss": loss, "train/acc": torch.stack([m.train_correct for m in active]) / count} | added
 
 
 def _validate(stack: Stack, val) -> dict[str, Tensor]:
@@ -329,6 +346,7 @@ def _validate(stack: Stack, val) -> dict[str, Tensor]:
     count, batch_size = targets.shape[1], active[0].datamodule.eval_batch_size
     loss_sum = torch.zeros(len(active), device=targets.device)
     correct = torch.zeros(len(active), device=targets.device)
+    logits_per_batch = []
     with torch.no_grad():
         weights = stack.weights()
         for start in range(0, count, batch_size):
@@ -337,7 +355,9 @@ def _validate(stack: Stack, val) -> dict[str, Tensor]:
             logits = stack.forward(weights, batch_inputs)
             loss_sum += _member_losses(logits, batch_targets) * batch_targets.shape[1]
             correct += (predictions(logits) == batch_targets).sum(1)
-    return {"val/loss": loss_sum / count, "val/acc": correct / count}
+            logits_per_batch.append(logits)
+    added = _added_metrics(active, "val", torch.cat(logits_per_batch, dim=1), targets)
+    return {"val/loss": loss_sum / count, "val/acc": correct / count} | added
 
 
 def _finish_epoch(stack: Stack, epoch: int, batch_losses: Tensor, metrics: dict, share: float) -> None:

@@ -1,0 +1,105 @@
+"""What a run measures on each split: a torchmetrics `MetricCollection` per split (the mean loss, the accuracy and
+the metrics the config's `metrics` group adds, e.g. `metrics=[f1_macro,auroc]`), fed once per epoch from the
+outputs the classifier keeps, and each split's confusion matrix when testing. Every metric sees `(N, classes)`
+class scores; a single-logit network (two classes) has its logit z as the scores [0, z]."""
+
+import warnings
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+from torchmetrics import MeanMetric, Metric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
+
+from studykit.outputs.metrics import SPLITS
+
+BASE_NAMES = ("loss", "acc")
+
+
+def class_scores(logits: Tensor) -> Tensor:
+    """Scores per class, outputs last; a single logit z becomes [0, z] (its softmax: [1 - sigmoid(z), sigmoid(z)],
+    its most likely class 1 where z > 0, as `studykit.classifier.predictions`)."""
+    if logits.shape[-1] == 1:
+        return torch.cat([torch.zeros_like(logits), logits], dim=-1)
+    return logits
+
+
+class SplitMetrics(nn.Module):
+    """`names`: the metrics each split reports (`loss`, `acc`, then the added ones), logged as `<split>/<name>`.
+    A submodule of the classifier, so the metrics' states live on its device; they are not in checkpoints."""
+
+    def __init__(self, num_classes: int, added: Mapping[str, Metric] | None = None):
+        """`added`: metric name -> a metric (each split gets its own copy)."""
+        super().__init__()
+        added = dict(added or {})
+        self.names = (*BASE_NAMES, *added)
+        self.num_classes = num_classes
+        # Each split its own states (lists: a ModuleDict key cannot be `train`, a Module method). Two collections
+        # per split: a stacked group measures loss and accuracy for all its members at once, the added per member.
+        self.base = nn.ModuleList([self._base(split) for split in SPLITS])
+        self.added = nn.ModuleList(
+            [
+                MetricCollection({name: metric.clone() for name, metric in added.items()}, prefix=f"{split}/")
+                for split in SPLITS
+            ]
+        )
+        self.confusion = MulticlassConfusionMatrix(num_classes, validate_args=False)
+
+    def _base(self, split: str) -> MetricCollection:
+        metrics = {
+            # A NaN loss stays NaN in the mean (the classifier fails a diverging run itself). Not "disable":
+            # torchmetrics 1.9 then drops the weights (the batch sizes) too.
+            "loss": MeanMetric(nan_strategy=float("nan")),
+            "acc": MulticlassAccuracy(self.num_classes, average="micro", validate_args=False),
+        }
+        return MetricCollection(metrics, prefix=f"{split}/", compute_groups=False)
+
+    @staticmethod
+    def _added(split: str, added: Mapping[str, Metric]) -> MetricCollection:
+        return MetricCollection({name: metric.clone() for name, metric in added.items()}, prefix=f"{split}/")
+
+    def epoch(self, split: str, losses: Tensor, sizes: Tensor, logits: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        """The split's metrics over one epoch: `losses` the batches' mean losses, `sizes` their sample counts,
+        `logits` and `targets` all its samples'. Under DDP the metrics sum their states over the ranks."""
+        scores = class_scores(logits)
+        base = self.base[SPLITS.index(split)]
+        base.update(value=losses, weight=sizes.to(losses.dtype), preds=scores, target=targets)
+        values = base.compute()
+        base.reset()
+        return values | self._measured(self.added[SPLITS.index(split)], scores, targets)
+
+    def added_metrics(self, split: str, logits: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        """Only the metrics the config added, over one epoch of the split."""
+        return self._measured(self.added[SPLITS.index(split)], class_scores(logits), targets)
+
+    @staticmethod
+    def _measured(collection: MetricCollection, scores: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        if not len(collection):
+            return {}
+        collection.update(scores, targets)
+        values = collection.compute()
+        collection.reset()
+        return values
+
+    def confusion_matrix(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """`[true class, predicted class]` counts of all the split's samples (over all ranks under DDP)."""
+        self.confusion.update(class_scores(logits), targets)
+        counts = self.confusion.compute()
+        self.confusion.reset()
+        return counts
+
+
+def check_one_number(name: str, metric: Metric, num_classes: int) -> str | None:
+    """Why `metric` cannot be a column of history.csv and metrics.json (None when it can): it must give one
+    number per epoch from `(N, classes)` class scores and class targets. Tried on a copy, one sample per class."""
+    trial = metric.clone()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trial.update(torch.eye(num_classes), torch.arange(num_classes))
+            value = trial.compute()
+    except (TypeError, ValueError, RuntimeError) as error:
+        return f"it cannot measure (N, {num_classes}) class scores against class targets: {error}"
+    if not isinstance(value, Tensor) or value.numel() != 1:
+        return "it gives more than one number per epoch; a metric here must give one (e.g. average: macro)"
+    return None
