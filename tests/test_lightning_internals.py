@@ -8,7 +8,7 @@ from lightning.pytorch.callbacks import EarlyStopping
 from conftest import train_in_process
 from studykit.config.build import build_trainer
 from studykit.config.compose import compose_run
-from studykit.lightning_internals import forget_metrics, stops_early, without_anonymous_setting
+from studykit.lightning_internals import forget_metrics, publish_metrics, stops_early, without_anonymous_setting
 
 
 def test_the_step_counter_and_the_checkpoint_dump_on_a_real_fit(tmp_path):
@@ -19,11 +19,12 @@ def test_the_step_counter_and_the_checkpoint_dump_on_a_real_fit(tmp_path):
     assert last["callbacks"] and last["optimizer_states"]
 
 
-def test_metrics_can_be_forgotten(tmp_path):
+def test_metrics_published_reach_callback_metrics_and_can_be_forgotten(tmp_path):
     trainer = build_trainer(compose_run("train", [f"paths.log_dir={tmp_path}"], tmp_path / "run"))
-    trainer.callback_metrics.update(
-        {"val/loss": torch.tensor(0.5), "train/acc": torch.tensor(0.9), "test/acc": torch.tensor(1.0)}
+    publish_metrics(
+        trainer, {"val/loss": torch.tensor(0.5), "train/acc": torch.tensor(0.9), "test/acc": torch.tensor(1.0)}
     )
+    assert float(trainer.callback_metrics["val/loss"]) == 0.5
     forget_metrics(trainer, ("train/", "val/"))
     assert list(trainer.callback_metrics) == ["test/acc"]
 

@@ -40,7 +40,7 @@ def test_ddp_on_two_cpu_processes_writes_once_and_measures_the_whole_data(tmp_pa
     arguments = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2"]
     result = run_script("train.py", *arguments, "metrics=[f1_macro]", log_dir=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "sync_dist" not in result.stderr  # the metrics are torchmetrics', summed over the ranks already
+    assert "sync_dist" not in result.stderr  # no advice to sum the metrics again: torchmetrics summed them
     (run_dir,) = (tmp_path / "runs").iterdir()
     metrics = read_json(run_dir / "metrics.json")
     assert metrics["epochs"] == 2

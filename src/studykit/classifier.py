@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torchmetrics import Metric
 
 from studykit.errors import TrainingDiverged
-from studykit.lightning_internals import forget_metrics, optimizer_step_counter
+from studykit.lightning_internals import forget_metrics, optimizer_step_counter, publish_metrics
 from studykit.outputs.metrics import SPLITS, logged_name
 from studykit.split_metrics import SplitMetrics
 from studykit.stacking import replay
@@ -220,9 +220,8 @@ class Classifier(LightningModule):
         return self.split_metrics.epoch(split, torch.stack(losses), sizes, logits, targets)
 
     def _log(self, metrics: dict[str, Tensor]) -> None:
-        """To the callbacks (early stopping, checkpoints, history), which write them to the loggers per epoch;
-        already reduced over the epoch and the ranks."""
-        self.log_dict(metrics, logger=False, add_dataloader_idx=False)
+        """To the callbacks (early stopping, checkpoints, history), which write them to the loggers per epoch."""
+        publish_metrics(self.trainer, metrics)
 
     def _report(self, splits: list[str]) -> None:
         for split in splits:

@@ -26,6 +26,14 @@ def optimizer_step_counter(trainer: Trainer) -> Callable[[], None]:
     return count
 
 
+def publish_metrics(trainer: Trainer, metrics: dict) -> None:
+    """Hands an epoch's metrics to the callbacks (early stopping, checkpoints, history), where `self.log` puts
+    them. Public path: `self.log_dict`, which costs 0.22 ms per value here (Lightning 2.6.6 walks each logged
+    value's whole state per call, `_ResultMetric.to`): 0.9 ms of a bundled-digits epoch's 8 ms for four values,
+    to reduce again values the classifier's torchmetrics have already reduced over the epoch and the ranks."""
+    trainer.callback_metrics.update(metrics)
+
+
 def forget_metrics(trainer: Trainer, prefixes: tuple[str, ...]) -> None:
     """Drops the metrics whose names start with `prefixes` (last epoch's, so they cannot pass for this one's).
     Public path: none; `self.log` values are reset by Lightning's loops only for what is logged again."""

@@ -63,7 +63,7 @@ class SplitMetrics(nn.Module):
         `logits` and `targets` all its samples'. Under DDP the metrics sum their states over the ranks."""
         scores = class_scores(logits)
         base = self.base[SPLITS.index(split)]
-        base.update(value=losses, weight=sizes.to(losses.dtype), preds=scores, target=targets)
+        base.update(value=losses, weight=sizes.to(losses.dtype), preds=scores.argmax(-1), target=targets)
         values = base.compute()
         base.reset()
         return values | self._measured(self.added[SPLITS.index(split)], scores, targets)

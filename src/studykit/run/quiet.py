@@ -13,8 +13,6 @@ EXPECTED_WARNINGS = (
     # A machine with SLURM's client (a cluster's login node): runs there are started by the user or by the SLURM
     # launcher (hydra/launcher=slurm submits them through sbatch), not meant for srun.
     r"The `srun` command is available on your system but is not used",
-    # Under DDP: the classifier logs torchmetrics' values, already summed over the ranks (studykit.split_metrics).
-    r"It is recommended to use `self.log\('(train|val|test)/",
     # Lightning's own use of a torch API that newer torch deprecates; nothing a user can change.
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
 )
