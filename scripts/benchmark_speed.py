@@ -18,6 +18,7 @@ optimizer, batch size, early stopping and thread count. Rows:
   shared_cpu  the digits row with one busy process beside both sides
   startup     seconds from the command to the first training step: the default digits run against study A's
               hand-written script, in alternating rounds; beside them, `python -c "import torch, lightning, hydra"`
+              and the template's steps timed one by one (scripts/startup_phases.py)
 
 Per-epoch rows run a real `src/train.py` run with a probe callback (`PairedEpochs`) that trains one epoch of the
 hand-written loop right after each epoch of the template, in the same process: this VM's speed wanders by up to
@@ -187,6 +188,7 @@ def startup(log_dir: Path, data_dir: Path, rounds: int) -> str:
         "hand": [PYTHON, "scripts/hand_loops.py", "digits-cases", "--startup"],
     }
     times: dict[str, list[float]] = {"template": [], "hand": [], "imports": []}
+    phases: dict[str, list[float]] = {}
     for _ in range(rounds):
         for name, command in commands.items():
             started = time.time()
@@ -194,9 +196,14 @@ def startup(log_dir: Path, data_dir: Path, rounds: int) -> str:
             first = re.search(r"first training step at ([0-9.]+)", output)
             times[name].append(float(first.group(1)) - started)
         times["imports"].append(wall_seconds([PYTHON, "-c", "import torch, lightning, hydra"], env)[0])
+        _, output = wall_seconds([PYTHON, "scripts/startup_phases.py", "--launched", f"{time.time():.3f}"], env)
+        for seconds, phase in re.findall(r"^([0-9.]+) (.+)$", output, re.MULTILINE):
+            phases.setdefault(phase, []).append(float(seconds))
     imports = statistics.median(times["imports"])
+    steps = ", ".join(f"{phase} {statistics.median(seconds):.2f} s" for phase, seconds in phases.items())
     return command_row("start-up to the first training step", times["template"], times["hand"]) + (
-        f'\n\n`python -c "import torch, lightning, hydra"` alone: {imports:.3g} s'
+        f'\n\n`python -c "import torch, lightning, hydra"` alone: {imports:.3g} s. The template\'s steps to its'
+        f" first training step, timed one by one in one process (scripts/startup_phases.py, medians): {steps}"
     )
 
 
