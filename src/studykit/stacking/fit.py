@@ -1,5 +1,6 @@
 """Trains a group of members as one (`fit_group`): their networks' weights stacked (batched matrix products for
-the MLP, torch.func's vmap over `functional_call` for the others), one forward and one backward for all, while
+the MLP, torch.func's vmap over `functional_call` for the others), one forward and one backward for all (an
+MLP of ReLU, tanh or sigmoid layers with its gradients written out, studykit.stacking.mlp_gradients), while
 each member keeps its own data split, initial weights, batch order, optimizer state and early stopping, each
 built exactly as its single run builds them.
 
@@ -32,6 +33,7 @@ from studykit.run.quiet import quiet_lightning
 from studykit.run.stopping import StopRequested
 from studykit.run.threads import choose_threads, forward_flops, prepare_torch, set_threads
 from studykit.split_metrics import BASE_NAMES
+from studykit.stacking.mlp_gradients import gradient_step
 from studykit.stacking.replay import MemberRecord
 
 log = logging.getLogger(__name__)
@@ -156,6 +158,7 @@ class Stack:
             leaves = {name: nn.Parameter(torch.stack([m.params[name].detach() for m in group])) for name in self.names}
             self.parts.append((group, leaves, group[0].classifier.optimizer_factory(list(leaves.values()))))
         self.forward = batched_forward(members[0].network) or _vmapped_forward(members[0].network)
+        self.gradient_step = gradient_step(members[0].network)
 
     @property
     def members(self) -> list[Member]:
@@ -171,12 +174,26 @@ class Stack:
         row = group.index(member)
         return {name: leaves[name][row].detach().clone() for name in self.names}
 
-    def step(self, loss: Tensor) -> None:
-        for _, _, optimizer in self.parts:
-            optimizer.zero_grad()
-        loss.backward()
-        for _, _, optimizer in self.parts:
+    def train_step(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+        """One optimizer step of every member on its batch; the batch's logits and each member's loss."""
+        if self.gradient_step is None:
+            logits = self.forward(self.weights(), inputs)
+            losses = _member_losses(logits, targets)
+            for _, _, optimizer in self.parts:
+                optimizer.zero_grad()
+            losses.sum().backward()
+            for _, _, optimizer in self.parts:
+                optimizer.step()
+            return logits.detach(), losses.detach()
+        logits, losses, gradients = self.gradient_step(self.weights(), inputs, targets)
+        start = 0
+        for group, leaves, optimizer in self.parts:
+            rows = slice(start, start + len(group))
+            start += len(group)
+            for name, leaf in leaves.items():
+                leaf.grad = gradients[name] if len(self.parts) == 1 else gradients[name][rows]
             optimizer.step()
+        return logits, losses
 
     def release(self, leaving: set[Member]) -> None:
         """`leaving` members' final weights and optimizer state to their records; the stack keeps the others."""
@@ -302,11 +319,9 @@ def _train_epoch(stack: Stack, train) -> Tensor:
     for start in range(0, count, batch_size):
         part = slice(start, start + batch_size)
         batch_inputs, batch_targets = _transformed(active, (inputs[:, part], targets[:, part]), True)
-        logits = stack.forward(stack.weights(), batch_inputs)
-        losses = _member_losses(logits, batch_targets)
-        stack.step(losses.sum())
-        losses_per_batch.append(losses.detach())
-        logits_per_batch.append(logits.detach())
+        logits, losses = stack.train_step(batch_inputs, batch_targets)
+        losses_per_batch.append(losses)
+        logits_per_batch.append(logits)
     # Counted once for the epoch, from each batch's predictions before its step (as the classifier counts).
     logits = torch.cat(logits_per_batch, dim=1)
     correct = (predictions(logits) == targets).sum(1)
