@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import read_json, run_script, train_in_process
+from conftest import read_json, run_script, run_until, train_in_process
 from studykit.config.compose import compose_run
 from studykit.outputs.metrics import read_history
 from studykit.run.checkpoints import read_run_config
@@ -153,3 +153,32 @@ def test_networks_of_images_and_text_stack_as_their_single_runs(tmp_path, data, 
     (member,) = (tmp_path / "s").glob("1_*")
     assert max(relative_differences(member, alone)) < TOLERANCE
     assert read_json(member / "metrics.json")["test_acc"] == read_json(alone / "metrics.json")["test_acc"]
+
+
+@pytest.mark.parametrize("killed", ["while the group trains", "after its first member's run"])
+def test_a_killed_stacked_sweep_ends_as_an_uninterrupted_one_with_the_same_command(tmp_path, killed):
+    """Killed while the group trains, the same command trains the group again (no member has written anything);
+    killed among the members' runs, it keeps the finished ones and the others end as uninterrupted."""
+    grid = ["-m", "seed=0,1,2", "trainer.max_epochs=8", "callbacks.early_stopping.patience=3"]
+    stacked = [*grid, "hydra/launcher=stacked"]
+    whole = run_script("train.py", *stacked, f"hydra.sweep.dir={tmp_path / 'whole'}", log_dir=tmp_path)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    sweep = tmp_path / "killed"
+    signal_when = "stacking jobs" if killed == "while the group trains" else "results in"
+    run_until(*stacked, f"hydra.sweep.dir={sweep}", log_dir=tmp_path, condition=lambda out: signal_when in out)
+    kept = {path.parent.name: path.stat().st_mtime_ns for path in sweep.glob("*/metrics.json")}
+    assert len(kept) == (0 if killed == "while the group trains" else 1)
+    again = run_script("train.py", *stacked, f"hydra.sweep.dir={sweep}", log_dir=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "3 runs, 0 not finished" in again.stdout
+    for name, mtime in kept.items():
+        assert (sweep / name / "metrics.json").stat().st_mtime_ns == mtime
+    for seed in range(3):
+        job = f"{seed}_seed={seed}"
+        ours, theirs = read_json(sweep / job / "metrics.json"), read_json(tmp_path / "whole" / job / "metrics.json")
+        assert (ours["epochs"], ours["best_epoch"], ours["test_acc"]) == (
+            theirs["epochs"],
+            theirs["best_epoch"],
+            theirs["test_acc"],
+        )
+        assert max(relative_differences(sweep / job, tmp_path / "whole" / job)) < TOLERANCE

@@ -49,3 +49,14 @@ def test_ranks_split_an_epoch_without_overlap_or_loss(monkeypatch):
         seen.append(torch.cat(epoch))
     assert lengths[0] == lengths[1]
     assert sorted(torch.cat(seen).tolist()) == list(range(101))
+
+
+def test_counting_passes_move_the_order_on_as_cut_ones_and_yield_only_the_number_of_batches():
+    """What a stacked member's replay iterates: one item per pass, the generator left as a full pass leaves it."""
+    inputs, targets = torch.arange(100).float().unsqueeze(1), torch.arange(100)
+    cut, counted = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    for _ in range(2):
+        assert len(list(TensorBatches(inputs, targets, 32, cut))) == 4
+        assert list(TensorBatches(inputs, targets, 32, counted, counts_only=True)) == [4]
+        assert torch.equal(cut.get_state(), counted.get_state())
+    assert list(TensorBatches(inputs, targets, 1024, counts_only=True)) == [1]

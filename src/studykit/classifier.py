@@ -172,16 +172,18 @@ class Classifier(LightningModule):
         self._batches_this_epoch += trained
 
     def _replay_training(self, dataloader_iter: Iterator) -> None:
-        """A member of a stacked group trained this epoch with its group: its batches still pass (the batch order
-        moves on as it did) and its optimizer steps are counted, but nothing is computed again."""
+        """A member of a stacked group trained this epoch with its group: its batch order moves on as it did
+        (the loader yields the epoch's number of batches, `TensorBatches.counts_only`) and its optimizer steps
+        are counted, but nothing is computed again."""
         epoch = self.current_epoch + 1
         if self.replayed.failure and epoch == self.replayed.failed_epoch:
             raise TrainingDiverged(self.replayed.failure)
         if epoch > len(self.replayed.epochs):
             raise RuntimeError(f"the stacked group stopped this member after {len(self.replayed.epochs)} epochs")
         count_step = optimizer_step_counter(self.trainer)
-        for _ in dataloader_iter:
-            count_step()
+        for batches, _, _ in dataloader_iter:
+            for _ in range(batches):
+                count_step()
 
     def _replay_results(self) -> None:
         """The epoch's metrics as the group measured them; the weights (and optimizer state) the member had after
@@ -199,8 +201,15 @@ class Classifier(LightningModule):
         if self.replayed is None:
             self._step(batch, SPLITS.index("val"))
 
+    def on_test_start(self) -> None:
+        self.replayed = replay.current()
+
+    def on_test_end(self) -> None:
+        self.replayed = None
+
     def test_step(self, batch, batch_idx, dataloader_idx=0):
-        self._step(batch, dataloader_idx)
+        if self.replayed is None:
+            self._step(batch, dataloader_idx)
 
     @property
     def epoch_columns(self) -> list[str]:
@@ -238,6 +247,11 @@ class Classifier(LightningModule):
         self.test_confusion = {}
 
     def on_test_epoch_end(self):
+        if self.replayed is not None:  # its group measured its best weights on every split
+            self.test_confusion = dict(self.replayed.test_confusion)
+            for metrics in self.replayed.tested.values():
+                self._log(metrics)
+            return
         self._report(list(SPLITS))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

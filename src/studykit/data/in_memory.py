@@ -11,6 +11,7 @@ from torch import Tensor
 from studykit.data.tensor_batches import Batch, TensorBatches
 from studykit.errors import ConfigError, require_choice, require_fraction, require_int_at_least
 from studykit.outputs.metrics import SPLITS
+from studykit.stacking.replay import in_replay
 
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -84,7 +85,9 @@ class InMemoryDataModule(LightningDataModule):
 
     def train_dataloader(self) -> TensorBatches:
         training = partial(self.transform, training=True)
-        return TensorBatches(*self.splits["train"], self.batch_size, order=self.order, transform=training)
+        return TensorBatches(
+            *self.splits["train"], self.batch_size, order=self.order, transform=training, counts_only=in_replay()
+        )
 
     def val_dataloader(self) -> TensorBatches:
         return self._evaluation_batches("val")
@@ -94,7 +97,7 @@ class InMemoryDataModule(LightningDataModule):
 
     def _evaluation_batches(self, split: str) -> TensorBatches:
         evaluation = partial(self.transform, training=False)
-        return TensorBatches(*self.splits[split], self.eval_batch_size, transform=evaluation)
+        return TensorBatches(*self.splits[split], self.eval_batch_size, transform=evaluation, counts_only=in_replay())
 
     def state_dict(self) -> dict:
         return {"order": self.order.get_state()}

@@ -18,6 +18,8 @@ class TensorBatches:
     the epochs still to come, which checkpoints keep); None keeps the samples in order.
     Under DDP each rank takes every world-size-th sample of the same permutation, and all ranks get the
     same number of batches, so every sample is seen exactly once per epoch and none is padded or dropped.
+    `counts_only`: each pass yields one item, its number of batches, and cuts none (the order generator moves
+    on alike): a stacked member's run replays what its group computed (studykit.stacking.replay).
     """
 
     def __init__(
@@ -27,9 +29,11 @@ class TensorBatches:
         batch_size: int,
         order: torch.Generator | None = None,
         transform: Callable[[Batch], Batch] | None = None,
+        counts_only: bool = False,
     ):
         self.inputs, self.targets = inputs, targets
         self.batch_size, self.order, self.transform = batch_size, order, transform
+        self.counts_only = counts_only
 
     def __len__(self) -> int:
         _, world_size = rank_in_process_group()
@@ -47,6 +51,9 @@ class TensorBatches:
             chunks = indices.split(self.batch_size)
         else:
             chunks = indices[rank::world_size].tensor_split(len(self))
+        if self.counts_only:
+            yield len(chunks)
+            return
         for index in chunks:
             batch = self.inputs[index], self.targets[index]
             yield self.transform(batch) if self.transform else batch

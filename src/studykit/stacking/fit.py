@@ -28,6 +28,7 @@ from studykit.callbacks.periodic_checkpoint import improves
 from studykit.classifier import predictions
 from studykit.config.build import build_classifier
 from studykit.lightning_internals import stops_early
+from studykit.outputs.metrics import SPLITS
 from studykit.run import stopping
 from studykit.run.quiet import quiet_lightning
 from studykit.run.stopping import StopRequested
@@ -139,7 +140,34 @@ def fit_group(members: list[Member], launcher: DictConfig) -> dict[int, MemberRe
         line.update(epoch)
     stack.release(set(stack.members))
     line.close()
+    _test_best(members, stack.forward)
     return {member.number: member.record for member in members}
+
+
+def _test_best(members: list[Member], forward: Callable) -> None:
+    """Each member's best weights measured on every split, as its run's test stage measures its best
+    checkpoint (the same metrics over the same batches), all members at once; the run replays the results."""
+    tested = [member for member in members if member.record.failure is None and member.record.best_weights]
+    if not tested:
+        return
+    names = list(tested[0].record.best_weights)
+    weights = {name: torch.stack([member.record.best_weights[name] for member in tested]) for name in names}
+    for split in SPLITS:
+        inputs, targets = _stacked_split(tested, split)
+        count, batch_size = targets.shape[1], tested[0].datamodule.eval_batch_size
+        losses, logits = [], []
+        with torch.no_grad():
+            for start in range(0, count, batch_size):
+                part = slice(start, start + batch_size)
+                batch_inputs, batch_targets = _transformed(tested, (inputs[:, part], targets[:, part]), False)
+                logits.append(forward(weights, batch_inputs))
+                losses.append(_member_losses(logits[-1], batch_targets))
+        sizes = torch.tensor([min(batch_size, count - start) for start in range(0, count, batch_size)])
+        losses, logits = torch.stack(losses, dim=1), torch.cat(logits, dim=1)
+        for index, member in enumerate(tested):
+            measures = member.classifier.split_metrics
+            member.record.tested[split] = measures.epoch(split, losses[index], sizes, logits[index], targets[index])
+            member.record.test_confusion[split] = measures.confusion_matrix(logits[index], targets[index]).cpu()
 
 
 class Stack:

@@ -14,9 +14,13 @@ class MemberRecord:
     """`epochs`: per epoch `train_loss`, `train_acc`, `val_loss`, `val_acc` and `seconds` (the member's share of
     the group's training time so far); the network's weights after `best_epoch` (1-based) and after the last
     epoch, and the optimizer's state then; `failure`: a diverging loss's line, at epoch `failed_epoch`;
-    `pruned_at_epoch`: where an Optuna search's pruner stopped it."""
+    `pruned_at_epoch`: where an Optuna search's pruner stopped it. `tested`: its best weights' metrics on each
+    split (`test/loss`, ...), as its run's test stage measures them, and `test_confusion` their confusion counts.
+    """
 
     epochs: list[dict] = field(default_factory=list)
+    tested: dict[str, dict[str, Tensor]] = field(default_factory=dict)
+    test_confusion: dict[str, Tensor] = field(default_factory=dict)
     best_epoch: int = 0
     best_weights: dict[str, Tensor] | None = None
     final_weights: dict[str, Tensor] | None = None
@@ -43,3 +47,8 @@ def replaying(record: MemberRecord | None) -> Iterator[None]:
 
 def current() -> MemberRecord | None:
     return _current[-1] if _current else None
+
+
+def in_replay() -> bool:
+    """Whether the run in progress replays a stacked member: its batches are then counted, not cut."""
+    return bool(_current)
