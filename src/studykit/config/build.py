@@ -18,12 +18,16 @@ from studykit.models.network import INPUT_KINDS, Network
 from studykit.split_metrics import BASE_NAMES, check_one_number
 
 
-def build(group: str, node: DictConfig, **kwargs):
-    """`instantiate(node, **kwargs)`, turning the errors of a bad setting into one `ConfigError` for `group`."""
+def build(group: str, node: DictConfig, objects: dict | None = None, **kwargs):
+    """`instantiate(node, **kwargs)`, turning the errors of a bad setting into one `ConfigError` for `group`.
+    `objects`: arguments that are built objects (callbacks, loggers), passed to the target as they are; Hydra
+    would merge them into the config first (a third of a stacked member's run start)."""
     try:
+        if objects:
+            return instantiate(node, _partial_=True, **kwargs)(**objects)
         return instantiate(node, **kwargs)
-    except InstantiationException as error:
-        cause = error.__cause__
+    except Exception as error:
+        cause = error.__cause__ if isinstance(error, InstantiationException) else error
         if isinstance(cause, ConfigError):
             raise cause.under(group) from None
         if isinstance(cause, DataError):
@@ -38,7 +42,7 @@ def build_trainer(cfg: DictConfig) -> Trainer:
     """The trainer with the callbacks and loggers of `cfg` (each a node of `callbacks:` and `logger:`)."""
     callbacks = [build(f"callbacks.{name}", node) for name, node in (cfg.get("callbacks") or {}).items()]
     loggers = [build(f"logger.{name}", node) for name, node in cfg.logger.items()]
-    return build("trainer", cfg.trainer, callbacks=callbacks, logger=loggers)
+    return build("trainer", cfg.trainer, objects={"callbacks": callbacks, "logger": loggers})
 
 
 def build_classifier(cfg: DictConfig) -> tuple[InMemoryDataModule, Classifier]:
