@@ -65,3 +65,18 @@ def test_a_metric_that_is_not_one_number_is_refused():
 def test_a_nan_loss_is_reported_as_nan():
     values = SplitMetrics(3).epoch("val", torch.tensor([1.0, float("nan")]), torch.tensor([8, 2]), LOGITS, TARGETS)
     assert values["val/loss"].isnan()
+
+
+def test_confusion_counts_are_the_same_with_deterministic_algorithms_and_leave_the_setting_as_it_was():
+    logits, targets = torch.randn(5000, 10), torch.randint(0, 10, (5000,))
+    free = SplitMetrics(10).confusion_matrix(logits, targets)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        assert torch.equal(SplitMetrics(10).confusion_matrix(logits, targets), free)
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+    expected = torch.zeros(10, 10, dtype=torch.long)
+    for true, predicted in zip(targets.tolist(), logits.argmax(1).tolist(), strict=True):
+        expected[true, predicted] += 1
+    assert torch.equal(free, expected)
