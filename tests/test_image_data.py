@@ -2,6 +2,7 @@
 normalization and augmentation, and the clear error for each kind of bad file."""
 
 import gzip
+import os
 import pickle
 
 import numpy as np
@@ -217,3 +218,20 @@ def test_a_cache_that_loads_but_holds_impossible_labels_is_rebuilt(tmp_path, cap
     problem = f"train_labels holds labels from {min(bad_label, 0)} to {max(bad_label, 9)}, not 0 to 9"
     assert f"ignoring the damaged cache {cache} ({problem}); rebuilding it" in caplog.text
     assert int(torch.load(cache, weights_only=True)["data"]["train_labels"].max()) == 9  # the rebuilt cache
+
+
+def test_a_cache_read_again_unchanged_in_the_same_process_is_not_read_from_disk(tmp_path, monkeypatch):
+    """A sweep's jobs in one process (a stacked group and its members' runs) read the cache file once."""
+    from studykit.data import cache
+
+    path, built = tmp_path / "data.pt", {"train_labels": torch.tensor([0, 1])}
+    first = cache.cached(path, [], lambda: built)
+    loads = []
+    original = torch.load
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: loads.append(args) or original(*args, **kwargs))
+    second, third = (cache.cached(path, [], lambda: {}) for _ in range(2))
+    assert len(loads) == 1 and torch.equal(second["train_labels"], first["train_labels"]) and third is second
+    changed = path.stat().st_mtime_ns + 10**9
+    os.utime(path, ns=(changed, changed))  # rewritten since: read again
+    cache.cached(path, [], lambda: {})
+    assert len(loads) == 2

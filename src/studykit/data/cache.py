@@ -9,6 +9,9 @@ import torch
 from studykit.run import files
 
 log = logging.getLogger(__name__)
+# The cache file read last, with its tensors: the jobs of a sweep in one process (a stacked group and its
+# members' runs) read it once. Only the last, so a sweep over several data sets holds one at a time.
+_last_read: list = [None, None]
 
 
 def source_signature(paths: list[Path]) -> list[list]:
@@ -43,19 +46,24 @@ def cached(
     and `problem(data)` finds nothing wrong with it (a cache changed on disk is rebuilt, never used).
 
     The file is loaded with `weights_only=True` (tensors and plain containers only) and written whole or not at
-    all. `path=None` turns caching off.
+    all; read again unchanged in the same process, its tensors are shared (data modules only index them).
+    `path=None` turns caching off.
     """
     if path is None:
         return build()
     signature = source_signature(sources)
     if path.exists():
         try:
+            key = (path.resolve(), source_signature([path]), signature)
+            if _last_read[0] == key:  # the same cache file again in this process (a sweep's next job)
+                return _last_read[1]
             content = torch.load(path, weights_only=True)
             if content.get("signature") != signature:
                 log.info(f"{path} was built from other files; rebuilding it")
             elif reason := problem(content["data"]):
                 log.warning(f"warning: ignoring the damaged cache {path} ({reason}); rebuilding it")
             else:
+                _last_read[:] = [key, content["data"]]
                 return content["data"]
         except Exception as error:  # a damaged cache is only a slower start
             log.warning(f"warning: ignoring unreadable cache {path}: {error}")
