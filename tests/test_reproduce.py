@@ -61,7 +61,8 @@ def reached(name: str, ours: float, threshold: float | None = None) -> None:
 
 
 def test_digits_six_cases_pooled_three_seeds(data_dir):
-    runs = metrics(reproduce("digits_cases", data_dir))
+    """Each case's three seeds train as one stacked group (hydra/launcher=stacked)."""
+    runs = metrics(reproduce("digits_cases", data_dir, "hydra/launcher=stacked"))
     assert len(runs) == 18
     case_means = [statistics.fmean(r["test_acc"] for r in by_override(runs, f"+digits_case={c}")) for c in "abcdef"]
     reached("digits_cases", statistics.fmean(case_means))
