@@ -6,10 +6,11 @@ whole step of the small networks this template is for. The batches, their order 
 as with `batches_per_step=1` (one Lightning step per batch), so the results are too. A step also ends after
 STEP_SECONDS in a single process, so the progress bar keeps moving on slow networks.
 
-Per epoch it logs `train/loss`, `train/acc`, `val/loss`, `val/acc` (what early stopping and checkpoints
-watch) and the metrics the config adds (`studykit.split_metrics`), measured once per epoch from each batch's
-outputs. Testing runs over the train, val and test splits (see `InMemoryDataModule.test_dataloader`) and
-keeps each split's confusion matrix, so the best checkpoint is measured on all three.
+Per epoch it reports `train/loss`, `train/acc`, `val/loss`, `val/acc` (what early stopping and checkpoints
+watch) and the metrics the config adds, measured through torchmetrics once per epoch from each batch's outputs
+(`studykit.split_metrics`). Testing runs over the train, val and test splits (see
+`InMemoryDataModule.test_dataloader`) and keeps each split's confusion matrix, so the best checkpoint is
+measured on all three.
 """
 
 import time
