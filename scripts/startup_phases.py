@@ -48,6 +48,8 @@ def main() -> None:
     import lightning
 
     clock.done("import lightning (with torchmetrics, torchvision, scipy)")
+    from omegaconf import OmegaConf
+
     from studykit.config.build import build_classifier, build_trainer
     from studykit.config.compose import compose_run
     from studykit.config.values import check_values
@@ -71,7 +73,8 @@ def main() -> None:
         datamodule.split_sizes()
         clock.done("data and network")
         trainer = build_trainer(cfg)
-        set_threads(cfg.threads or threads_for_run(classifier.network, datamodule, trainer, "basic"))
+        no_launcher = OmegaConf.create({})  # a single run's: all idle cores to share
+        set_threads(cfg.threads or threads_for_run(classifier.network, datamodule, trainer, no_launcher))
         trainer.callbacks.append(FirstStep())
         clock.done("trainer")
         try:

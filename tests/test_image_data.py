@@ -235,3 +235,22 @@ def test_a_cache_read_again_unchanged_in_the_same_process_is_not_read_from_disk(
     os.utime(path, ns=(changed, changed))  # rewritten since: read again
     cache.cached(path, [], lambda: {})
     assert len(loads) == 2
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_a_replayed_run_counts_its_batches_unless_its_training_transform_draws(tmp_path, augment):
+    """A stacked member's run (studykit.stacking.replay) cuts no batch, except the training batches of augmented
+    data: their augmentation generator must move on as in the group (it is in the checkpoints)."""
+    from studykit.stacking.replay import MemberRecord, replaying
+
+    tiny_mnist(tmp_path)
+    module = MNISTDataModule(data_dir=str(tmp_path), val_fraction=0.25, augment=augment, download=False)
+    module.setup()
+    with replaying(MemberRecord()):
+        train, val, tests = module.train_dataloader(), module.val_dataloader(), module.test_dataloader()
+    assert train.counts_only is not augment and val.counts_only and all(loader.counts_only for loader in tests)
+    assert module.train_dataloader().counts_only is False  # outside a replay
+    if augment:
+        state = module.augmentation.get_state()
+        assert all(len(targets) for _, targets in train)
+        assert not torch.equal(module.augmentation.get_state(), state)  # it drew, as in the group

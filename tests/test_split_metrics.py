@@ -80,3 +80,14 @@ def test_confusion_counts_are_the_same_with_deterministic_algorithms_and_leave_t
     for true, predicted in zip(targets.tolist(), logits.argmax(1).tolist(), strict=True):
         expected[true, predicted] += 1
     assert torch.equal(free, expected)
+
+
+def test_loss_and_accuracy_states_follow_the_module_to_its_device_and_dtype():
+    """Plain tensors only (no float64: MPS has none), made on the states' own device."""
+    metrics = SplitMetrics(3)
+    states = {name: value for name, value in metrics.base[0].metric_state.items()}
+    assert {name: value.dtype for name, value in states.items()} == {"loss_sum": torch.float32, "counts": torch.long}
+    if torch.cuda.is_available():  # on a GPU machine: the whole epoch on the device
+        metrics.cuda()
+        values = metrics.epoch("val", torch.ones(2).cuda(), torch.tensor([8, 2]).cuda(), LOGITS.cuda(), TARGETS.cuda())
+        assert values["val/acc"].item() == pytest.approx(0.7)

@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 from conftest import read_json, run_script, run_until, train_in_process
@@ -113,6 +114,8 @@ def test_what_stacks_together():
     assert key("model.dropout=0.5") is None
     cfg = compose_run("train", ["trainer.max_steps=100"], output_dir_for(()))
     assert why_alone(cfg) == "trainer.max_steps or limit_train_batches cut its epochs"
+    tested_in_part = compose_run("train", ["trainer.limit_test_batches=0.5"], output_dir_for(("limit",)))
+    assert why_alone(tested_in_part) == "it tests on part of the data"  # the group tests every sample
     assert OmegaConf.select(cfg, "seed") == 0
 
 
@@ -125,6 +128,7 @@ def output_dir_for(overrides) -> Path:
     [
         ("mnist", ["model=convnet", "model.channels=[4]", "model.hidden=8"]),
         ("mnist", ["model.hidden=8", "data.normalize=standardize"]),  # each member's own statistics, at once
+        ("mnist", ["model.hidden=8", "data.augment=true"]),  # each member's own crops and flips
         ("imdb", ["model=textcnn", "model.embed_dim=4", "model.filters=4", "model.hidden=8"]),
     ],
 )
@@ -153,6 +157,12 @@ def test_networks_of_images_and_text_stack_as_their_single_runs(tmp_path, data, 
     (member,) = (tmp_path / "s").glob("1_*")
     assert max(relative_differences(member, alone)) < TOLERANCE
     assert read_json(member / "metrics.json")["test_acc"] == read_json(alone / "metrics.json")["test_acc"]
+    # The batch order and augmentation draws still to come, as the run alone left them in its last checkpoint.
+    ours, theirs = (torch.load(run / "checkpoints" / "last.ckpt", weights_only=False) for run in (member, alone))
+    data_state = next(key for key in theirs if key.endswith("DataModule"))
+    assert ours[data_state].keys() == theirs[data_state].keys()
+    for key, value in theirs[data_state].items():
+        assert torch.equal(ours[data_state][key], value) if torch.is_tensor(value) else ours[data_state][key] == value
 
 
 @pytest.mark.parametrize("killed", ["while the group trains", "after its first member's run"])

@@ -174,16 +174,16 @@ class Classifier(LightningModule):
 
     def _replay_training(self, dataloader_iter: Iterator) -> None:
         """A member of a stacked group trained this epoch with its group: its batch order moves on as it did
-        (the loader yields the epoch's number of batches, `TensorBatches.counts_only`) and its optimizer steps
-        are counted, but nothing is computed again."""
+        (the loader yields the epoch's number of batches, `TensorBatches.counts_only`, or for augmented data its
+        batches) and its optimizer steps are counted, but nothing is computed again."""
         epoch = self.current_epoch + 1
         if self.replayed.failure and epoch == self.replayed.failed_epoch:
             raise TrainingDiverged(self.replayed.failure)
         if epoch > len(self.replayed.epochs):
             raise RuntimeError(f"the stacked group stopped this member after {len(self.replayed.epochs)} epochs")
         count_step = optimizer_step_counter(self.trainer)
-        for batches, _, _ in dataloader_iter:
-            for _ in range(batches):
+        for batch, _, _ in dataloader_iter:  # augmented data's batches are cut, to draw as the group did
+            for _ in range(batch if isinstance(batch, int) else 1):
                 count_step()
 
     def _replay_results(self) -> None:

@@ -108,7 +108,8 @@ class EpochProgress(ProgressBar):
 
     def on_test_batch_end(self, trainer: Trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         split = SPLITS[dataloader_idx]
-        self._tested[split] = self._bar(batch_idx + 1, trainer.num_test_batches[dataloader_idx])
+        done = batch if isinstance(batch, int) else batch_idx + 1  # a replayed run's pass: its number of batches
+        self._tested[split] = self._bar(done, trainer.num_test_batches[dataloader_idx])
         now = time.perf_counter()
         if self.is_enabled and self.in_place and now - self._drawn >= self.redraw_seconds:
             self._drawn = now

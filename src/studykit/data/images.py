@@ -36,6 +36,10 @@ class ImageDataModule(FileDataModule):
             self.channel_mean, self.channel_std = channel_statistics(splits["train"][0])
         return splits
 
+    @property
+    def draws_while_training(self) -> bool:
+        return self.augment
+
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)
         device = self.splits["train"][1].device

@@ -46,6 +46,13 @@ class InMemoryDataModule(LightningDataModule):
         self.order = torch.Generator().manual_seed(seed)
 
     @property
+    def draws_while_training(self) -> bool:
+        """Whether the training transform draws random numbers (augmentation) from a generator of the module's
+        state: a stacked member's run then passes its training batches through it, so the generator moves on
+        as in the member's group (and is where a single run's would be in its checkpoints)."""
+        return False
+
+    @property
     def network_sizes(self) -> dict:
         """What a network takes from the data to size itself."""
         return {"input_shape": self.input_shape, "num_classes": self.num_classes}
@@ -85,8 +92,9 @@ class InMemoryDataModule(LightningDataModule):
 
     def train_dataloader(self) -> TensorBatches:
         training = partial(self.transform, training=True)
+        counts_only = in_replay() and not self.draws_while_training
         return TensorBatches(
-            *self.splits["train"], self.batch_size, order=self.order, transform=training, counts_only=in_replay()
+            *self.splits["train"], self.batch_size, order=self.order, transform=training, counts_only=counts_only
         )
 
     def val_dataloader(self) -> TensorBatches:

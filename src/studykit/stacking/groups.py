@@ -50,6 +50,8 @@ def why_alone(cfg: DictConfig) -> str | None:
         return "trainer.max_steps or limit_train_batches cut its epochs"
     if trainer.get("limit_val_batches", 1.0) != 1.0 or trainer.get("num_sanity_val_steps", 0) != 0:
         return "it validates on part of the data"
+    if trainer.get("limit_test_batches", 1.0) != 1.0:
+        return "it tests on part of the data"
     if (trainer.get("min_epochs") or 1) > 1:
         return "trainer.min_epochs delays its early stopping"
     callbacks = cfg.get("callbacks") or {}
