@@ -4,8 +4,8 @@ report.html, from a real 2 x 2 sweep and a single run trained here (about a minu
     python scripts/screenshots.py [--out docs/screenshots]        # or: make screenshots
 
 Needs Debian's Chromium and ChromeDriver (`apt-get install chromium chromium-driver`) and selenium (a dev
-dependency). TensorBoard serves the runs on a free local port; the pictures are saved as 256-colour PNGs, small
-enough for git.
+dependency). TensorBoard serves the runs on a free local port (`LoopbackServer`, which the tests also use for
+TensorBoard, MLflow and optuna-dashboard); the pictures are saved as 256-colour PNGs, small enough for git.
 """
 
 import argparse
@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -36,31 +37,34 @@ function all(root, out) {
 """
 
 
-class TensorBoardServer:
-    """`tensorboard --logdir log_dir` on a free loopback port, until `stop()`."""
+class LoopbackServer:
+    """`command` (with `{port}` in it) serving on a free loopback port while inside `with`, answering JSON."""
 
-    def __init__(self, log_dir: Path):
+    def __init__(self, command: list[str], ready: str):
+        """`ready`: a path that answers once the server is up."""
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(log_dir), "--host", "127.0.0.1"]
-        self.process = subprocess.Popen(
-            [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 60
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.command = [part.replace("{port}", str(self.port)) for part in command]
+        self.ready = ready
+
+    def __enter__(self):
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
         while True:
             try:
-                self.get("/data/runs")
-                return
+                urllib.request.urlopen(self.url + self.ready, timeout=30).close()
+                return self
             except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("TensorBoard did not start") from None
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.__exit__()
+                    raise RuntimeError(f"{self.command[0]} did not start") from None
                 time.sleep(0.5)
 
-    def get(self, path: str):
-        with urllib.request.urlopen(self.url + path, timeout=30) as response:
+    def get(self, path: str, **query):
+        url = self.url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        with urllib.request.urlopen(url, timeout=30) as response:
             return json.loads(response.read())
 
     def post(self, path: str, body: dict):
@@ -69,9 +73,15 @@ class TensorBoardServer:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
-    def stop(self) -> None:
+    def __exit__(self, *exc):
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+def tensorboard_server(log_dir: Path) -> LoopbackServer:
+    """`tensorboard --logdir log_dir` on a free loopback port, while inside `with`."""
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(log_dir), "--host", "127.0.0.1"]
+    return LoopbackServer([*command, "--port", "{port}"], ready="/data/runs")
 
 
 def browser():
@@ -130,26 +140,26 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as log_dir:
         sweep = train(Path(log_dir))
-        server, driver = TensorBoardServer(Path(log_dir)), browser()
-        try:
-            driver.get(f"{server.url}/#timeseries")
-            time.sleep(8)
-            save(driver, args.out / "tensorboard_curves.png")
-            driver.get(f"{server.url}/#images")
-            time.sleep(5)
-            save(driver, args.out / "tensorboard_images.png")
-            driver.get(f"{server.url}/#hparams")
-            time.sleep(5)
-            tick(driver, {"best_epoch": False, "epochs": False, "val_acc": True, "test_acc": True})
-            time.sleep(2)
-            save(driver, args.out / "tensorboard_hparams.png")
-            driver.set_window_size(WIDTH, 2000)
-            driver.get((sweep / "report.html").as_uri())
-            time.sleep(2)
-            save(driver, args.out / "report.png")
-        finally:
-            driver.quit()
-            server.stop()
+        with tensorboard_server(Path(log_dir)) as server:
+            driver = browser()
+            try:
+                driver.get(f"{server.url}/#timeseries")
+                time.sleep(8)
+                save(driver, args.out / "tensorboard_curves.png")
+                driver.get(f"{server.url}/#images")
+                time.sleep(5)
+                save(driver, args.out / "tensorboard_images.png")
+                driver.get(f"{server.url}/#hparams")
+                time.sleep(5)
+                tick(driver, {"best_epoch": False, "epochs": False, "val_acc": True, "test_acc": True})
+                time.sleep(2)
+                save(driver, args.out / "tensorboard_hparams.png")
+                driver.set_window_size(WIDTH, 2000)
+                driver.get((sweep / "report.html").as_uri())
+                time.sleep(2)
+                save(driver, args.out / "report.png")
+            finally:
+                driver.quit()
 
 
 if __name__ == "__main__":

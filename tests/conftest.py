@@ -3,12 +3,9 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -152,46 +149,6 @@ def real_cifar10_dir(real_data_dir) -> Path:
     build = SHARED_DATA / "cifar10" / "build.py"
     subprocess.run([sys.executable, str(build), str(real_data_dir / "cifar10")], check=True, capture_output=True)
     return real_data_dir
-
-
-class LoopbackServer:
-    """`command` (with `{port}` in it) serving on a free loopback port while inside `with`, answering JSON."""
-
-    def __init__(self, command: list[str], ready: str):
-        """`ready`: a path that answers once the server is up."""
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.command = [part.replace("{port}", str(self.port)) for part in command]
-        self.ready = ready
-
-    def __enter__(self):
-        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(self.url + self.ready, timeout=30).close()
-                return self
-            except OSError:
-                assert self.process.poll() is None, f"{self.command[0]} exited"
-                assert time.monotonic() < deadline, f"{self.command[0]} did not start"
-                time.sleep(0.5)
-
-    def get(self, path: str, **query):
-        url = self.url + path + (f"?{urllib.parse.urlencode(query)}" if query else "")
-        with urllib.request.urlopen(url, timeout=30) as response:
-            return json.loads(response.read())
-
-    def post(self, path: str, body: dict):
-        headers = {"Content-Type": "application/json"}
-        request = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), headers=headers)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
-
-    def __exit__(self, *exc):
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 def macro_f1(counts: list[list[int]]) -> float:

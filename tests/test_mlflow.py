@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LoopbackServer, read_json, run_script
+from conftest import read_json, run_script
+from screenshots import LoopbackServer
 from studykit.config.build import build_trainer
 from studykit.config.compose import compose_run
 from studykit.errors import ConfigError

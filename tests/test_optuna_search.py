@@ -12,8 +12,9 @@ from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from conftest import LoopbackServer, outcome, read_json, run_script, run_until
+from conftest import outcome, read_json, run_script, run_until
 from hydra_plugins.studykit_optuna_sweeper.optuna_sweeper import consecutive
+from screenshots import LoopbackServer
 from studykit.errors import ConfigError
 from studykit.outputs.metrics import read_history
 from studykit.report.runs import job_directories

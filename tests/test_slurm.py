@@ -128,26 +128,27 @@ def test_a_cancelled_job_fails_alone_the_report_is_written_and_the_same_command_
     assert "2 runs, 0 not finished" in (sweep / "report.md").read_text()
 
 
-def test_a_job_requeued_by_slurm_stops_at_an_epoch_end_and_continues_to_the_uninterrupted_result(tmp_path):
-    """Preemption (`scontrol requeue`): SLURM sends SIGTERM, the run finishes its epoch and saves (the project's
-    handler wins over submitit's, which ignores SIGTERM, and Lightning's), SLURM queues the job again, and the job
-    continues from its last.ckpt to what an uninterrupted run writes."""
+# A one-job sweep long enough to be interrupted after its first periodic checkpoint.
+REQUEUED = [
+    "model.hidden=40",
+    "trainer.max_epochs=150",
+    "data.batch_size=8",
+    "callbacks.early_stopping.patience=1000",
+    "callbacks.model_checkpoint.save_every_seconds=1",
+]
+
+
+def requeued_job(tmp_path, interrupt: list[str]):
+    """The REQUEUED sweep on SLURM, its job interrupted with `interrupt + [job id]` once it has a checkpoint and
+    let out of SLURM's 2-minute hold as soon as it is queued again; the job's dir, once the sweep has ended."""
     sweep = tmp_path / "sweep"
-    settings = [
-        "model.hidden=40",
-        "trainer.max_epochs=150",
-        "data.batch_size=8",
-        "callbacks.early_stopping.patience=1000",
-    ]
-    checkpoints = ["callbacks.model_checkpoint.save_every_seconds=1"]
     with concurrent.futures.ThreadPoolExecutor() as pool:
         sweep_run = pool.submit(
             run_script,
             "train.py",
             "-m",
-            *settings,
-            *checkpoints,
-            *RESOURCES,
+            *REQUEUED,
+            *RESOURCES,  # timeout_min=10: submitit counts SIGUSR2 as the time limit's
             f"hydra.sweep.dir={sweep}",
             log_dir=tmp_path,
         )
@@ -155,60 +156,42 @@ def test_a_job_requeued_by_slurm_stops_at_an_epoch_end_and_continues_to_the_unin
         (job_id,) = subprocess.run(
             ["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True
         ).stdout.split()
-        subprocess.run(["scontrol", "requeue", job_id], check=True)
+        subprocess.run([*interrupt, job_id], check=True)
         wait_for(lambda: job_state(job_id) == "PENDING", sweep_run, "the job queued again")
-        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)  # not in 2 minutes
+        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
         result = sweep_run.result()
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     (job,) = sweep.glob("0_*")
+    return job
+
+
+def uninterrupted(tmp_path) -> tuple[dict, list[dict]]:
+    """What the REQUEUED run writes when nothing stops it, here and not on SLURM."""
+    alone = tmp_path / "alone"
+    here = run_script("train.py", *REQUEUED, f"hydra.run.dir={alone}", log_dir=tmp_path)
+    assert here.returncode == 0, here.stderr[-3000:]
+    return outcome(alone)
+
+
+def test_a_job_requeued_by_slurm_stops_at_an_epoch_end_and_continues_to_the_uninterrupted_result(tmp_path):
+    """Preemption (`scontrol requeue`): SLURM sends SIGTERM, the run finishes its epoch and saves (the project's
+    handler wins over submitit's, which ignores SIGTERM, and Lightning's), SLURM queues the job again, and the job
+    continues from its last.ckpt to what an uninterrupted run writes."""
+    job = requeued_job(tmp_path, ["scontrol", "requeue"])
     log = (job / "train.log").read_text()
     assert "stopped by SIGTERM after epoch" in log and "continuing from" in log
-    alone = tmp_path / "alone"
-    here = run_script("train.py", *settings, *checkpoints, f"hydra.run.dir={alone}", log_dir=tmp_path)
-    assert here.returncode == 0, here.stderr[-3000:]
-    assert outcome(job) == outcome(alone)
+    assert outcome(job) == uninterrupted(tmp_path)
 
 
 def test_a_job_at_its_time_limit_is_requeued_by_submitit_and_continues_to_the_uninterrupted_result(tmp_path):
     """SLURM's warning before a time limit (SIGUSR2, sent here by hand: SLURM's own timing has a resolution of a
     minute) reaches submitit's handler, which requeues the job (the config's `max_num_timeout` allows it) and
     exits; the job continues from its last periodic checkpoint to what an uninterrupted run writes."""
-    sweep = tmp_path / "sweep"
-    settings = [
-        "model.hidden=40",
-        "trainer.max_epochs=150",
-        "data.batch_size=8",
-        "callbacks.early_stopping.patience=1000",
-    ]
-    checkpoints = ["callbacks.model_checkpoint.save_every_seconds=1"]
-    with concurrent.futures.ThreadPoolExecutor() as pool:
-        sweep_run = pool.submit(
-            run_script,
-            "train.py",
-            "-m",
-            *settings,
-            *checkpoints,
-            *RESOURCES,  # timeout_min=10: submitit counts the signal as the time limit's
-            f"hydra.sweep.dir={sweep}",
-            log_dir=tmp_path,
-        )
-        wait_for(lambda: list(sweep.glob("0_*/checkpoints/last.ckpt")), sweep_run, "a checkpoint")
-        (job_id,) = subprocess.run(
-            ["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True
-        ).stdout.split()
-        subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
-        wait_for(lambda: job_state(job_id) == "PENDING", sweep_run, "the job queued again")
-        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
-        result = sweep_run.result()
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    (job,) = sweep.glob("0_*")
+    job = requeued_job(tmp_path, ["scancel", "--signal=USR2"])
     assert "continuing from" in (job / "train.log").read_text()
-    submitit_log = "".join(path.read_text() for path in (sweep / ".submitit").rglob("*_log.err"))
+    submitit_log = "".join(path.read_text() for path in (job.parent / ".submitit").rglob("*_log.err"))
     assert "Caught signal SIGUSR2" in submitit_log and "this job is timed-out" in submitit_log
-    alone = tmp_path / "alone"
-    here = run_script("train.py", *settings, *checkpoints, f"hydra.run.dir={alone}", log_dir=tmp_path)
-    assert here.returncode == 0, here.stderr[-3000:]
-    assert outcome(job) == outcome(alone)
+    assert outcome(job) == uninterrupted(tmp_path)
 
 
 def test_a_trial_slurm_cancels_is_queued_again_and_continues_from_its_checkpoint(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import read_json, train_in_process
-from screenshots import TensorBoardServer
+from screenshots import tensorboard_server
 from studykit.outputs.metrics import RESULTS
 
 USUAL = {"data", "model", "optimizer", "optimizer.lr", "data.batch_size", "seed"}
@@ -34,9 +34,8 @@ def logs(grid_sweep, default_run, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def board(logs):
-    server = TensorBoardServer(logs)
-    yield server
-    server.stop()
+    with tensorboard_server(logs) as server:
+        yield server
 
 
 def run_dirs(logs: Path) -> list[Path]:
