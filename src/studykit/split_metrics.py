@@ -58,7 +58,6 @@ class SplitMetrics(nn.Module):
         super().__init__()
         added = dict(added or {})
         self.names = (*BASE_NAMES, *added)
-        self.num_classes = num_classes
         # Each split its own states (lists: a ModuleDict key cannot be `train`, a Module method). Loss and accuracy
         # apart from the added metrics: a stacked group measures those for all its members at once.
         self.base = nn.ModuleList([LossAndAccuracy() for _ in SPLITS])

@@ -72,7 +72,7 @@ class EpochProgress(ProgressBar):
         return f"Epoch {trainer.current_epoch + 1}{limit}"
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._replaying = replay.current() is not None
+        self._replaying = replay.in_replay()
 
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._started = self._drawn = time.perf_counter()

@@ -26,8 +26,7 @@ def final_metrics(trainer) -> dict[str, float]:
     """`train_loss`, `train_acc`, ... `test_acc` of the tested checkpoint, then the metrics the run's `metrics`
     group added (`train_f1_macro`, ...), from the test stage's metrics."""
     logged = {name.replace("/", "_", 1): float(value) for name, value in trainer.callback_metrics.items()}
-    added = [name for name in logged if name.partition("_")[0] in SPLITS and name not in METRICS]
-    by_split = sorted(added, key=lambda name: SPLITS.index(name.partition("_")[0]))
+    by_split = sorted(added_metrics(logged), key=lambda name: SPLITS.index(name.partition("_")[0]))
     return {metric: logged[metric] for metric in METRICS} | {name: logged[name] for name in by_split}
 
 

@@ -153,17 +153,8 @@ def _test_best(members: list[Member], forward: Callable) -> None:
     names = list(tested[0].record.best_weights)
     weights = {name: torch.stack([member.record.best_weights[name] for member in tested]) for name in names}
     for split in SPLITS:
-        inputs, targets = _stacked_split(tested, split)
-        count, batch_size = targets.shape[1], tested[0].datamodule.eval_batch_size
-        losses, logits = [], []
-        with torch.no_grad():
-            for start in range(0, count, batch_size):
-                part = slice(start, start + batch_size)
-                batch_inputs, batch_targets = _transformed(tested, (inputs[:, part], targets[:, part]), False)
-                logits.append(forward(weights, batch_inputs))
-                losses.append(_member_losses(logits[-1], batch_targets))
-        sizes = torch.tensor([min(batch_size, count - start) for start in range(0, count, batch_size)])
-        losses, logits = torch.stack(losses, dim=1), torch.cat(logits, dim=1)
+        _, targets = data = _stacked_split(tested, split)
+        losses, sizes, logits = _evaluated(tested, forward, weights, data)
         for index, member in enumerate(tested):
             measures = member.classifier.split_metrics
             member.record.tested[split] = measures.epoch(split, losses[index], sizes, logits[index], targets[index])
@@ -377,30 +368,44 @@ def _train_metrics(active, train, batch_losses: Tensor) -> dict[str, Tensor]:
     measures them during training: the accuracy of each batch's predictions before its step."""
     _, targets = train
     count, batch_size = targets.shape[1], active[0].datamodule.batch_size
-    sizes = torch.tensor([min(batch_size, count - start) for start in range(0, count, batch_size)], dtype=torch.float)
-    loss = (batch_losses * sizes.unsqueeze(1).to(batch_losses.device)).sum(0) / count
+    sizes = _batch_sizes(count, batch_size).to(batch_losses.device, torch.float)
+    loss = (batch_losses * sizes.unsqueeze(1)).sum(0) / count
     added = {name: torch.stack([m.train_added[name] for m in active]) for name in active[0].train_added}
     return {"train/loss": loss, "train/acc": torch.stack([m.train_correct for m in active]) / count} | added
 
 
 def _validate(stack: Stack, val) -> dict[str, Tensor]:
-    inputs, targets = val
+    _, targets = val
     active = stack.members
-    count, batch_size = targets.shape[1], active[0].datamodule.eval_batch_size
+    losses, sizes, logits = _evaluated(active, stack.forward, stack.weights(), val)
     loss_sum = torch.zeros(len(active), device=targets.device)
-    correct = torch.zeros(len(active), device=targets.device)
-    logits_per_batch = []
+    for batch_losses, size in zip(losses.T, sizes, strict=True):  # batch by batch, as the sum always went
+        loss_sum += batch_losses * size
+    correct = (predictions(logits) == targets).sum(1)
+    added = _added_metrics(active, "val", logits, targets)
+    count = targets.shape[1]
+    return {"val/loss": loss_sum / count, "val/acc": correct / count} | added
+
+
+def _evaluated(members: list[Member], forward: Callable, weights: dict, data: tuple[Tensor, Tensor]):
+    """Stacked `data` `(members, samples, ...)` in evaluation batches through `weights`: each member's mean loss
+    per batch `(members, batches)`, the batches' sizes, and the logits `(members, samples, outputs)`."""
+    inputs, targets = data
+    count, batch_size = targets.shape[1], members[0].datamodule.eval_batch_size
+    losses, logits = [], []
     with torch.no_grad():
-        weights = stack.weights()
         for start in range(0, count, batch_size):
             part = slice(start, start + batch_size)
-            batch_inputs, batch_targets = _transformed(active, (inputs[:, part], targets[:, part]), False)
-            logits = stack.forward(weights, batch_inputs)
-            loss_sum += _member_losses(logits, batch_targets) * batch_targets.shape[1]
-            correct += (predictions(logits) == batch_targets).sum(1)
-            logits_per_batch.append(logits)
-    added = _added_metrics(active, "val", torch.cat(logits_per_batch, dim=1), targets)
-    return {"val/loss": loss_sum / count, "val/acc": correct / count} | added
+            batch_inputs, batch_targets = _transformed(members, (inputs[:, part], targets[:, part]), False)
+            logits.append(forward(weights, batch_inputs))
+            losses.append(_member_losses(logits[-1], batch_targets))
+    sizes = _batch_sizes(count, batch_size).to(targets.device)
+    return torch.stack(losses, dim=1), sizes, torch.cat(logits, dim=1)
+
+
+def _batch_sizes(count: int, batch_size: int) -> Tensor:
+    """The sizes of the batches `count` samples make, the last one short."""
+    return torch.tensor([min(batch_size, count - start) for start in range(0, count, batch_size)])
 
 
 def _finish_epoch(stack: Stack, epoch: int, batch_losses: Tensor, metrics: dict, share: float) -> None:
