@@ -10,12 +10,15 @@ optimizer, batch size, early stopping and thread count. Rows:
               all 5620 UCI digits, batch 32, early stopping with patience 20, the best weights tested, every file,
               figure and the sweep report) against `scripts/hand_loops.py digits-cases` (the same six runs in one
               process, printing the test accuracies): wall time of each command, in alternating rounds
-  digits      seconds per epoch (training + validation) of the digits MLP 2 x 40 ReLU, batch 32, bundled digits
+  digits      seconds per epoch (training + validation) of the digits MLP 2 x 40 ReLU, batch 32, bundled digits,
+              the template on autograd's step (classifier.step=autograd): what the framework adds to the same work
+  digits_uci  the same MLP on all 5620 UCI digits (3372 training samples), one run alone with the template's
+              default step (its gradients written out, studykit.steps.written_step)
   mnist_mlp   seconds per epoch of the MNIST MLP 784-128-128-10, batch 32, against the faster of the hand loop
               on 1 and on 2 threads
   mnist_cnn   seconds per epoch of the studies' net_1 on MNIST, batch 32; each epoch cut to its first
               --cnn-batches training batches (the whole validation split)
-  shared_cpu  the digits row with one busy process beside both sides
+  shared_cpu  the digits row (autograd's step) with one busy process beside both sides
   startup     seconds from the command to the first training step: the default digits run against study A's
               hand-written script, in alternating rounds; beside them, `python -c "import torch, lightning, hydra"`
               and the template's steps timed one by one (scripts/startup_phases.py)
@@ -50,13 +53,14 @@ from studykit.models.convnet import ConvNet
 from train import train
 
 PYTHON = sys.executable
-WORK = ("study_a", "digits", "mnist_mlp", "mnist_cnn", "shared_cpu", "startup")
+WORK = ("study_a", "digits", "digits_uci", "mnist_mlp", "mnist_cnn", "shared_cpu", "startup")
 
 
 def hand_loop(work: str, data_dir: str | None, limit_batches: int | None) -> hand_loops.HandLoop:
     """The hand-written loop for `work`, on the same splits and network as the template's run of it."""
-    if work == "digits":
-        return hand_loops.HandLoop(hand_loops.mlp(64, 40, 2, "relu"), hand_loops.digits_splits(None, seed=0))
+    if work in ("digits", "digits_uci"):
+        source = Path(data_dir) if work == "digits_uci" else None
+        return hand_loops.HandLoop(hand_loops.mlp(64, 40, 2, "relu"), hand_loops.digits_splits(source, seed=0))
     splits = MNISTDataModule(data_dir=data_dir, download=False).load_splits()
     network = hand_loops.mlp(784, 128, 2, "relu") if work == "mnist_mlp" else ConvNet((1, 28, 28), 10)
     return hand_loops.HandLoop(network, splits, prepare=hand_loops.scale, eval_batch=2048, limit_batches=limit_batches)
@@ -247,11 +251,16 @@ def main() -> None:
         log_dir = scratch / "logs"
         log_dir.mkdir()
         digits = ["model.hidden=40", "model.depth=2", "model.act=relu"]
+        autograd = [*digits, "classifier.step=autograd"]
         mnist = ["data=mnist", f"paths.data_dir={data_dir}", "trainer.limit_test_batches=1"]
         if "study_a" in chosen:
             report(study_a(data_dir, log_dir, args.rounds))
         if "digits" in chosen:
-            report(epoch_row("digits 2x40, per epoch", paired("digits", log_dir, digits, epochs=150)))
+            report(epoch_row("digits 2x40, autograd step, per epoch", paired("digits", log_dir, autograd, epochs=150)))
+        if "digits_uci" in chosen:
+            uci = [*digits, "data.source=uci", f"paths.data_dir={data_dir}"]
+            durations = paired("digits_uci", log_dir, uci, epochs=60, data_dir=data_dir)
+            report(epoch_row("UCI digits 2x40 run alone, written-out step, per epoch", durations))
         if "mnist_mlp" in chosen:
             mlp = [*mnist, "model.hidden=128", "model.depth=2"]
             durations = paired("mnist_mlp", log_dir, mlp, epochs=12, data_dir=data_dir, threads="[1,2]")
@@ -262,8 +271,8 @@ def main() -> None:
             report(epoch_row(f"MNIST net_1, per epoch of {args.cnn_batches} batches", durations))
         if "shared_cpu" in chosen:
             with busy_process():
-                durations = paired("digits", log_dir, digits, epochs=150)
-            report(epoch_row("digits 2x40 beside a busy process, per epoch", durations))
+                durations = paired("digits", log_dir, autograd, epochs=150)
+            report(epoch_row("digits 2x40, autograd step, beside a busy process, per epoch", durations))
         if "startup" in chosen:
             report(startup(log_dir, data_dir, args.rounds))
 

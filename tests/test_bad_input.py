@@ -38,6 +38,7 @@ CASES = {
     "images to nothing; use a smaller pool_size",
     "data=imdb": "model='mlp' is invalid: MLP reads features or images, but data gives tokens of shape (500,)",
     "model.output_act=softmax": "model.output_act='softmax' is invalid: accepted: none, sigmoid",
+    "classifier.step=compiled": "classifier.step='compiled' is invalid: accepted: auto, autograd",
     "optimizer.lr=-0.1": "optimizer.lr=-0.1 is invalid: must be a number > 0",
     "optimizer.lr=inf": "optimizer.lr=inf is invalid: must be a number > 0",
     "trainer.max_epochs=-1 trainer.max_steps=3": "trainer.max_steps=3 is invalid: it ends the run inside its first "

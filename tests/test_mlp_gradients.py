@@ -1,12 +1,13 @@
-"""The stacked MLP's written-out gradients (studykit.stacking.mlp_gradients) against autograd's over the same
-batched forward, for each activation it takes, with several classes and with a single logit."""
+"""The MLP's written-out gradients (studykit.steps.mlp_gradients) against autograd's, stacked (over the same
+batched forward) and for one network, for each activation it takes, with several classes and a single logit."""
 
 import pytest
 import torch
 
+from studykit.classifier import loss as classifier_loss
 from studykit.models.mlp import MLP
 from studykit.stacking.fit import _member_losses, batched_forward
-from studykit.stacking.mlp_gradients import gradient_step
+from studykit.steps.mlp_gradients import gradient_step
 
 MEMBERS, BATCH = 3, 29  # a batch size that is not a power of two: 1 / batch is rounded
 
@@ -46,3 +47,22 @@ def test_other_layers_use_autograd():
     assert gradient_step(MLP(input_shape=(4,), num_classes=3, dropout=0.5)) is None
     assert gradient_step(MLP(input_shape=(4,), num_classes=3, output_act="sigmoid")) is None
     assert gradient_step(torch.nn.Linear(4, 3)) is None
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("classes", [10, 1])
+def test_one_networks_gradients_equal_autograds(act, classes):
+    """Unstacked, as a single run's step takes them (studykit.steps.written_step)."""
+    torch.manual_seed(0)
+    network = MLP(input_shape=(8, 8), num_classes=classes, hidden=16, depth=2, act=act)
+    inputs, targets = torch.randn(BATCH, 8, 8), torch.randint(0, max(classes, 2), (BATCH,))
+    weights = {name: parameter.detach() for name, parameter in network.named_parameters()}
+    logits, loss, gradients = gradient_step(network)(weights, inputs, targets)
+
+    expected_logits = network(inputs)
+    expected_loss = classifier_loss(expected_logits, targets)
+    expected_loss.backward()
+    assert torch.equal(logits, expected_logits.detach())
+    assert loss.shape == () and torch.allclose(loss, expected_loss.detach(), rtol=1e-6, atol=0)
+    for name, parameter in network.named_parameters():
+        assert torch.allclose(gradients[name], parameter.grad, rtol=1e-5, atol=1e-7), name

@@ -37,6 +37,8 @@ def test_a_run_prints_its_own_lines_only(tmp_path, slurm_client):
     assert kinds == [RUN_LINES[0], RUN_LINES[1], RUN_LINES[1], *RUN_LINES[2:]]
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert lines[0].endswith(f"run dir {run_dir}") and lines[-1].endswith(f"results in {run_dir}")
+    # which training step ran goes to the run's log, not the terminal
+    assert "training step: the MLP's gradients written out" in (run_dir / "train.log").read_text()
 
 
 def test_verbose_brings_lightning_lines_back(tmp_path, caplog):

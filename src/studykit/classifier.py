@@ -4,7 +4,8 @@ One Lightning training step trains up to `batches_per_step` batches, one optimiz
 already in memory, and Lightning's per-step machinery (hooks, closures, loop bookkeeping) costs more than a
 whole step of the small networks this template is for. The batches, their order and the updates are the same
 as with `batches_per_step=1` (one Lightning step per batch), so the results are too. A step also ends after
-STEP_SECONDS in a single process, so the progress bar keeps moving on slow networks.
+STEP_SECONDS in a single process, so the progress bar keeps moving on slow networks. Where it pays, each batch's
+update runs without autograd (`step="auto"`, studykit.steps.written_step); the run's log says which path ran.
 
 Per epoch it reports `train/loss`, `train/acc`, `val/loss`, `val/acc` (what early stopping and checkpoints
 watch) and the metrics the config adds, measured through torchmetrics once per epoch from each batch's outputs
@@ -13,6 +14,7 @@ watch) and the metrics the config adds, measured through torchmetrics once per e
 measured on all three.
 """
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
@@ -31,6 +33,9 @@ from studykit.outputs.metrics import SPLITS, logged_name
 from studykit.split_metrics import SplitMetrics
 from studykit.stacking import replay
 from studykit.stacking.replay import MemberRecord
+from studykit.steps.written_step import Step, written_step
+
+log = logging.getLogger("studykit.steps")  # the step a run takes: to its log file (configs/hydra/job_logging)
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 TRAIN = SPLITS.index("train")
@@ -64,10 +69,12 @@ class Classifier(LightningModule):
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str = "norm",
         metrics: Mapping[str, Metric] | None = None,
+        step: str = "auto",
     ):
         """`run_config` is the resolved run config; it is stored in checkpoints so `eval.py` can rebuild the run.
         `gradient_clip_val`: clip each step's gradients to this norm (or value, `gradient_clip_algorithm`).
-        `metrics`: the metrics measured beside loss and accuracy, by name (the config's `metrics` group)."""
+        `metrics`: the metrics measured beside loss and accuracy, by name (the config's `metrics` group).
+        `step`: "auto" trains without autograd where `written_step` can, "autograd" always with it."""
         super().__init__()
         self.save_hyperparameters("class_names", "run_config", logger=False)
         self.automatic_optimization = False
@@ -76,6 +83,8 @@ class Classifier(LightningModule):
         self.batches_per_step = batches_per_step
         self.gradient_clip_val = gradient_clip_val
         self.gradient_clip_algorithm = gradient_clip_algorithm
+        self.step_choice = step
+        self.written_step: Step | None = None
         self.split_metrics = SplitMetrics(len(class_names), metrics)
         self.batch_results: list[list[tuple[Tensor, Tensor, Tensor]]] = [[] for _ in SPLITS]
         self.test_confusion: dict[str, Tensor] = {}
@@ -103,6 +112,26 @@ class Classifier(LightningModule):
     def on_fit_start(self) -> None:
         self.replayed = replay.current()
 
+    def on_train_start(self) -> None:
+        """Chooses the step (the optimizer exists, and a resumed run's state is restored, by now)."""
+        self.written_step, line = None, "training step: autograd"
+        if self.replayed is not None:
+            return
+        if self.step_choice == "autograd":
+            line += " (classifier.step=autograd)"
+        elif self.gradient_clip_val:
+            line += " (clipping takes the gradients of autograd's path)"
+        elif not self._direct():
+            line += " (DDP or mixed precision: Lightning's optimizer path)"
+        else:
+            self.written_step, line = written_step(self.network, self.trainer.optimizers[0])
+        log.info(line)
+
+    def _direct(self) -> bool:
+        """One device in full precision: the optimizer is stepped directly, not through Lightning's path."""
+        trainer = self.trainer
+        return isinstance(trainer.strategy, SingleDeviceStrategy) and type(trainer.precision_plugin) is Precision
+
     def on_fit_end(self) -> None:
         if self.replayed is not None and self.current_epoch != len(self.replayed.epochs):
             raise RuntimeError(
@@ -117,7 +146,7 @@ class Classifier(LightningModule):
             self._replay_training(dataloader_iter)
             return
         trainer = self.trainer
-        direct = isinstance(trainer.strategy, SingleDeviceStrategy) and type(trainer.precision_plugin) is Precision
+        direct = self._direct()
         limit = self.batches_per_step
         if trainer.max_steps >= 0:
             limit = min(limit, trainer.max_steps - trainer.global_step)
@@ -127,11 +156,15 @@ class Classifier(LightningModule):
         count_step = optimizer_step_counter(trainer)
         first_step, trained = trainer.global_step, 0
         for batch, _, _ in dataloader_iter:
-            batch_loss = self._step(batch, TRAIN)
-            if direct:
-                self._optimizer_step_directly(optimizer.optimizer, batch_loss)
+            if self.written_step is not None:
+                logits, batch_loss = self.written_step(*batch)
+                self.batch_results[TRAIN].append((batch_loss, logits, batch[1]))
+                count_step()
+            elif direct:
+                self._optimizer_step_directly(optimizer.optimizer, self._step(batch, TRAIN))
                 count_step()
             else:  # Lightning's own path: DDP's gradient synchronization, mixed precision's gradient scaler
+                batch_loss = self._step(batch, TRAIN)
                 optimizer.zero_grad()
                 self.manual_backward(batch_loss)
                 optimizer.step()

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from studykit.config.compose import CONFIGS, compose_defaults
 from studykit.errors import ConfigError, is_int, is_number
+from studykit.steps.written_step import STEPS
 
 ABSENT = object()
 CORES = os.cpu_count() or 1
@@ -80,6 +81,7 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "classifier.batches_per_step": (lambda v: is_int(v) and v >= 1, "must be an integer >= 1"),
     "classifier.gradient_clip_val": (lambda v: v is None or is_number(v) and v > 0, "must be null or a number > 0"),
     "classifier.gradient_clip_algorithm": (lambda v: v in ("norm", "value"), "accepted: norm, value"),
+    "classifier.step": (lambda v: v in STEPS, f"accepted: {', '.join(STEPS)}"),
     "optimizer.lr": (lambda v: is_number(v) and 0 < v < math.inf, "must be a number > 0"),
     "optimizer.weight_decay": (lambda v: is_number(v) and v >= 0, "must be a number >= 0"),
     "model.hidden": (

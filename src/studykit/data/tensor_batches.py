@@ -1,4 +1,4 @@
-"""An iterable of batches cut from tensors in memory: one index operation per batch, no workers."""
+"""An iterable of batches cut from tensors in memory: one index operation per pass, no workers."""
 
 import math
 from collections.abc import Callable
@@ -47,13 +47,17 @@ class TensorBatches:
             indices = torch.arange(count)
         indices = indices.to(self.targets.device)
         rank, world_size = rank_in_process_group()
-        if world_size == 1:
-            chunks = indices.split(self.batch_size)
-        else:
-            chunks = indices[rank::world_size].tensor_split(len(self))
+        if world_size > 1:
+            indices = indices[rank::world_size]
         if self.counts_only:
-            yield len(chunks)
+            yield len(self)
             return
-        for index in chunks:
-            batch = self.inputs[index], self.targets[index]
+        # One gather a pass, so that each batch is a slice: an index operation per batch costs as much as a
+        # small network's whole step.
+        inputs, targets = self.inputs[indices], self.targets[indices]
+        if world_size == 1:
+            batches = zip(inputs.split(self.batch_size), targets.split(self.batch_size), strict=True)
+        else:
+            batches = zip(inputs.tensor_split(len(self)), targets.tensor_split(len(self)), strict=True)
+        for batch in batches:
             yield self.transform(batch) if self.transform else batch

@@ -1,6 +1,6 @@
 """Trains a group of members as one (`fit_group`): their networks' weights stacked (batched matrix products for
 the MLP, torch.func's vmap over `functional_call` for the others), one forward and one backward for all (an
-MLP of ReLU, tanh or sigmoid layers with its gradients written out, studykit.stacking.mlp_gradients), while
+MLP of ReLU, tanh or sigmoid layers with its gradients written out, studykit.steps.mlp_gradients), while
 each member keeps its own data split, initial weights, batch order, optimizer state and early stopping, each
 built exactly as its single run builds them.
 
@@ -34,8 +34,9 @@ from studykit.run.quiet import quiet_lightning
 from studykit.run.stopping import StopRequested
 from studykit.run.threads import choose_threads, forward_flops, prepare_torch, set_threads
 from studykit.split_metrics import BASE_NAMES
-from studykit.stacking.mlp_gradients import gradient_step
 from studykit.stacking.replay import MemberRecord
+from studykit.steps.mlp_gradients import gradient_step
+from studykit.steps.updates import update
 
 log = logging.getLogger(__name__)
 REDRAW_SECONDS = 0.25  # the group's moving line in a terminal; elsewhere one line every PRINT_SECONDS
@@ -178,6 +179,7 @@ class Stack:
             self.parts.append((group, leaves, group[0].classifier.optimizer_factory(list(leaves.values()))))
         self.forward = batched_forward(members[0].network) or _vmapped_forward(members[0].network)
         self.gradient_step = gradient_step(members[0].network)
+        self.updates: dict[torch.optim.Optimizer, Callable] = {}  # each optimizer's update of given gradients
 
     @property
     def members(self) -> list[Member]:
@@ -209,9 +211,11 @@ class Stack:
         for group, leaves, optimizer in self.parts:
             rows = slice(start, start + len(group))
             start += len(group)
-            for name, leaf in leaves.items():
-                leaf.grad = gradients[name] if len(self.parts) == 1 else gradients[name][rows]
-            optimizer.step()
+            if optimizer not in self.updates:
+                self.updates[optimizer] = update(optimizer)
+            self.updates[optimizer](
+                [gradients[name] if len(self.parts) == 1 else gradients[name][rows] for name in leaves]
+            )
         return logits, losses
 
     def release(self, leaving: set[Member]) -> None:
@@ -228,6 +232,7 @@ class Stack:
             elif rows:
                 parts.append(self._kept(group, leaves, optimizer, rows))
         self.parts = parts
+        self.updates = {}
 
     def _own_state(self, member: Member, leaves: dict, optimizer, row: int, size: int) -> dict:
         """The member's own optimizer (as its single run builds it) holding its slice of the shared state."""
