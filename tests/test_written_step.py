@@ -2,6 +2,7 @@
 `optimizer.step()`; an MLP run trains through the written-out step, says so in its log, and ends where the
 autograd step ends to float32 rounding; other runs keep autograd and say why."""
 
+import copy
 import logging
 
 import pytest
@@ -36,7 +37,9 @@ def test_the_direct_update_equals_optimizer_step_bit_for_bit(make):
     optimizer, own = make(stepped), make(direct)
     update = direct_update(own)
     assert update is not None
-    for _ in range(6):  # the first creates the state through optimizer.step(), the others call the kernel
+    for step in range(6):  # the first creates the state through optimizer.step(), the others call the kernel
+        if step == 3:  # a checkpoint loaded (as on resume) replaces the state the kernel updates
+            own.load_state_dict(copy.deepcopy(optimizer.state_dict()))
         gradients = [torch.randn(shape) for shape in SHAPES]
         for parameter, gradient in zip(stepped, gradients, strict=True):
             parameter.grad = gradient.clone()

@@ -9,11 +9,12 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-# grad of a layer's output, its output -> grad of its input: the kernels autograd's backward runs for them
-DERIVATIVES: dict[type, Callable[[Tensor, Tensor], Tensor]] = {
-    nn.ReLU: lambda grad, out: torch.ops.aten.threshold_backward.default(grad, out, 0),
-    nn.Tanh: torch.ops.aten.tanh_backward.default,
-    nn.Sigmoid: torch.ops.aten.sigmoid_backward.default,
+# Each activation layer: its function (called directly: a module's call costs more than a small layer's
+# arithmetic), and grad of its output, its output -> grad of its input, the kernels autograd's backward runs.
+ACTIVATIONS: dict[type, tuple[Callable[[Tensor], Tensor], Callable[[Tensor, Tensor], Tensor]]] = {
+    nn.ReLU: (torch.relu, lambda grad, out: torch.ops.aten.threshold_backward.default(grad, out, 0)),
+    nn.Tanh: (torch.tanh, torch.ops.aten.tanh_backward.default),
+    nn.Sigmoid: (torch.sigmoid, torch.ops.aten.sigmoid_backward.default),
 }
 
 GradientStep = Callable[[dict[str, Tensor], Tensor, Tensor], tuple[Tensor, Tensor, dict[str, Tensor]]]
@@ -28,12 +29,14 @@ def gradient_step(network: nn.Module) -> GradientStep | None:
 
     if not isinstance(network, MLP):
         return None
-    steps: list[str | nn.Module] = []
+    steps: list[str | nn.Module | tuple] = []  # a Linear's name, Flatten, or an activation's two functions
     for index, layer in enumerate(network.layers):
         if isinstance(layer, nn.Linear):
             steps.append(f"layers.{index}")
-        elif isinstance(layer, nn.Flatten) or type(layer) in DERIVATIVES:
+        elif isinstance(layer, nn.Flatten):
             steps.append(layer)
+        elif type(layer) in ACTIVATIONS:
+            steps.append(ACTIVATIONS[type(layer)])
         else:
             return None
 
@@ -50,7 +53,7 @@ def gradient_step(network: nn.Module) -> GradientStep | None:
                 elif isinstance(part, nn.Flatten):
                     hidden = hidden.flatten(2 if stacked else 1)
                 else:
-                    hidden = part(hidden)
+                    hidden = part[0](hidden)
                     kept.append(hidden)
             losses, grad = _losses_and_gradient(hidden, targets)
             gradients = {}
@@ -63,7 +66,7 @@ def gradient_step(network: nn.Module) -> GradientStep | None:
                     if position > first:
                         grad = _matmul(grad, weight)
                 else:
-                    grad = DERIVATIVES[type(part)](grad, kept.pop())
+                    grad = part[1](grad, kept.pop())
         return hidden, losses, gradients
 
     return step

@@ -27,23 +27,30 @@ def direct_update(optimizer: torch.optim.Optimizer) -> Callable[[list[Tensor]], 
     params = group["params"]
     kernel = torch._fused_adamw_ if group.get("decoupled_weight_decay") else torch._fused_adam_
 
+    # The state's tensors by kind, looked up again when `optimizer.state` is replaced (load_state_dict does).
+    lists: dict = {}
+
     def update(gradients: list[Tensor]) -> None:
-        states = [optimizer.state.get(parameter) for parameter in params]
-        if not all(states):  # its first step creates the state
-            for parameter, gradient in zip(params, gradients, strict=True):
-                parameter.grad = gradient
-            optimizer.step()
-            for parameter in params:
-                parameter.grad = None
-            return
-        steps = [state["step"] for state in states]
+        if lists.get("from") is not optimizer.state:
+            states = [optimizer.state.get(parameter) for parameter in params]
+            if not all(states):  # its first step creates the state
+                for parameter, gradient in zip(params, gradients, strict=True):
+                    parameter.grad = gradient
+                optimizer.step()
+                for parameter in params:
+                    parameter.grad = None
+                return
+            lists.update({key: [state[key] for state in states] for key in ("step", "exp_avg", "exp_avg_sq")})
+            lists["max_exp_avg_sq"] = [state["max_exp_avg_sq"] for state in states] if group["amsgrad"] else []
+            lists["from"] = optimizer.state
+        steps = lists["step"]
         torch._foreach_add_(steps, 1)
         kernel(
             params,
             gradients,
-            [state["exp_avg"] for state in states],
-            [state["exp_avg_sq"] for state in states],
-            [state["max_exp_avg_sq"] for state in states] if group["amsgrad"] else [],
+            lists["exp_avg"],
+            lists["exp_avg_sq"],
+            lists["max_exp_avg_sq"],
             steps,
             amsgrad=group["amsgrad"],
             lr=group["lr"],
