@@ -16,7 +16,7 @@ import hand_loops
 from conftest import outcome, read_json, run_script, train_in_process
 from studykit.outputs.metrics import read_history
 from studykit.run import threads
-from studykit.run.threads import FLOPS_PER_THREAD, choose_threads, idle_cores, threads_per_job
+from studykit.run.threads import FLOPS_PER_THREAD, SECOND_THREAD_FLOPS, choose_threads, idle_cores, threads_per_job
 
 EPOCHS = ["trainer.max_epochs=4", "callbacks.early_stopping.patience=1000"]
 
@@ -93,12 +93,14 @@ def test_the_thread_rule(monkeypatch):
     basic = OmegaConf.create({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"})
     joblib = OmegaConf.create({"_target_": "hydra_plugins.hydra_joblib_launcher.JoblibLauncher", "n_jobs": 2})
     cores = len(os.sched_getaffinity(0))
-    assert choose_threads(FLOPS_PER_THREAD * 0.9, basic) == 1  # a step too small to split
+    assert choose_threads(SECOND_THREAD_FLOPS * 0.9, basic) == 1  # a step too small to split
+    assert choose_threads(SECOND_THREAD_FLOPS * 1.1, basic) == min(2, idle_cores())
     assert choose_threads(FLOPS_PER_THREAD * 2.5, basic) == min(2, idle_cores())  # one thread per FLOPS_PER_THREAD
     monkeypatch.setattr(threads, "idle_cores", lambda: 1)  # another process keeps all but one core busy
     assert choose_threads(FLOPS_PER_THREAD * 64, basic) == 1
     monkeypatch.setattr(threads, "idle_cores", lambda: cores)
     assert choose_threads(FLOPS_PER_THREAD * 64, basic) == cores
+    assert choose_threads(FLOPS_PER_THREAD * 3.5, basic) == min(3, cores)
     assert threads_per_job(joblib) == max(1, cores // 2)
     assert choose_threads(FLOPS_PER_THREAD * 64, basic, processes=cores) == 1
 

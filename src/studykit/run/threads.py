@@ -1,13 +1,18 @@
 """Process-wide torch settings for a run: the CPU thread count, and Lightning's per-step CUDA probe.
 
-Thread rule (`threads=null`): one thread per FLOPS_PER_THREAD of forward work in a training batch, at most the
-cores of this process's CPU set that other processes leave idle (and, under the joblib launcher, its share of
-them). Chosen from step timings on a 2-core VM while the rule was designed (not kept as a script): a step of
-the digits MLP (0.3 MFLOP) or the MNIST MLP at batch 32 (7.6 MFLOP) was no faster on two threads, from about
-15-20 MFLOP a second thread paid (1.3x at 30, 1.6x at 43 and for the CNNs), and a second thread on a core
-another process kept busy made every step 2-5 times slower. scripts/benchmark_speed.py re-measures what the
-rule decides for the studies (the MNIST MLP beside a hand loop on 1 and on 2 threads, net_1 on 2, the digits
-MLP beside a busy process; README "Speed").
+Thread rule (`threads=null`): one thread below SECOND_THREAD_FLOPS of forward work in a training batch, else
+one per FLOPS_PER_THREAD and at least two; at most the cores of this process's CPU set that other processes
+leave idle (and, under the joblib launcher, its share of them). Chosen from step timings on 2-core VMs: when
+the rule was designed (autograd's step, not kept as a script) the digits MLP (0.3 MFLOP) and the MNIST MLP at
+batch 32 (7.6 MFLOP) were no faster on two threads, from about 15-20 MFLOP a second thread paid (1.3x at 30,
+1.6x at 43 and for the CNNs), and a second thread on a core another process kept busy made every step 2-5
+times slower. Since then an MLP's step costs less around its arithmetic (studykit.steps) and a second thread
+pays from the MNIST MLP on: its template epoch took 670 ms on one thread and 475 ms on two, the hand loop's 890
+and 718 (paired epochs, scripts/benchmark_speed.py's probe, AMD EPYC, 2026-12-01; an Intel Xeon host had given
+the hand loop 3.0-3.1 s on one and 2.3-2.9 s on two); a stacked group of twenty digits MLPs (6 MFLOP) took the
+same time on one and two threads. scripts/benchmark_speed.py re-measures what the rule decides for the studies
+(the MNIST MLP beside a hand loop on 1 and on 2 threads, net_1 on 2, the digits MLP beside a busy process;
+README "Speed").
 """
 
 import os
@@ -20,6 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from studykit.models.eval_mode import eval_mode
 
+SECOND_THREAD_FLOPS = 3.5e6
 FLOPS_PER_THREAD = 20e6
 BUSY = 0.5  # a core counts as taken when other processes keep it busy more than this share of the time
 
@@ -50,9 +56,9 @@ def threads_for_run(network: nn.Module, datamodule, trainer, launcher: DictConfi
 
 def choose_threads(flops_per_batch: float, launcher: DictConfig, processes: int = 1) -> int:
     """`processes`: training processes of this job on this machine (DDP ranks on CPUs), sharing its cores."""
-    wanted = max(1, int(flops_per_batch // FLOPS_PER_THREAD))
-    if wanted == 1:
+    if flops_per_batch < SECOND_THREAD_FLOPS:
         return 1
+    wanted = max(2, int(flops_per_batch // FLOPS_PER_THREAD))
     return max(1, min(wanted, idle_cores() // processes, threads_per_job(launcher) // processes))
 
 
