@@ -12,6 +12,7 @@ from conftest import read_json, run_script, run_until, train_in_process
 from studykit.config.compose import compose_run
 from studykit.outputs.metrics import read_history
 from studykit.run.checkpoints import read_run_config
+from studykit.stacking.fit import Member, Stack
 from studykit.stacking.groups import group_key, why_alone
 
 EPOCH_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc")
@@ -39,6 +40,9 @@ def test_stacked_seeds_equal_their_single_runs_file_for_file(tmp_path):
     assert "stacked epoch" in stacked.stdout and "3 runs, 0 not finished" in stacked.stdout
     single = run_script("train.py", *grid, f"hydra.sweep.dir={tmp_path / 'b'}", log_dir=tmp_path)
     assert single.returncode == 0
+    steps = [(tmp_path / side / "0_seed=0" / "train.log").read_text() for side in ("s", "b")]
+    assert "training step: in a stacked group of 3, the MLPs' gradients written out" in steps[0]
+    assert "training step: the MLP's gradients written out, fused Adam's kernel called directly" in steps[1]
     for seed in range(3):
         job = f"{seed}_seed={seed}"
         ours, theirs = (
@@ -192,3 +196,12 @@ def test_a_killed_stacked_sweep_ends_as_an_uninterrupted_one_with_the_same_comma
             theirs["test_acc"],
         )
         assert max(relative_differences(sweep / job, tmp_path / "whole" / job)) < TOLERANCE
+
+
+def test_a_group_asked_for_autograd_steps_with_it(tmp_path):
+    members = [Member(0, compose_run("train", overrides, tmp_path)) for overrides in (["classifier.step=autograd"], [])]
+    for member in members:
+        member.build()
+    stack = Stack(members[:1])
+    assert stack.gradient_step is None and stack.step_line == "training step: in a stacked group of 1, autograd"
+    assert Stack(members[1:]).gradient_step is not None

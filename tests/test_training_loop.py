@@ -93,9 +93,10 @@ def test_the_thread_rule(monkeypatch):
     basic = OmegaConf.create({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"})
     joblib = OmegaConf.create({"_target_": "hydra_plugins.hydra_joblib_launcher.JoblibLauncher", "n_jobs": 2})
     cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(threads, "idle_cores", lambda: cores)  # no other process busy
     assert choose_threads(SECOND_THREAD_FLOPS * 0.9, basic) == 1  # a step too small to split
-    assert choose_threads(SECOND_THREAD_FLOPS * 1.1, basic) == min(2, idle_cores())
-    assert choose_threads(FLOPS_PER_THREAD * 2.5, basic) == min(2, idle_cores())  # one thread per FLOPS_PER_THREAD
+    assert choose_threads(SECOND_THREAD_FLOPS * 1.1, basic) == min(2, cores)
+    assert choose_threads(FLOPS_PER_THREAD * 2.5, basic) == min(2, cores)  # one thread per FLOPS_PER_THREAD
     monkeypatch.setattr(threads, "idle_cores", lambda: 1)  # another process keeps all but one core busy
     assert choose_threads(FLOPS_PER_THREAD * 64, basic) == 1
     monkeypatch.setattr(threads, "idle_cores", lambda: cores)

@@ -37,14 +37,20 @@ def test_the_direct_update_equals_optimizer_step_bit_for_bit(make):
     optimizer, own = make(stepped), make(direct)
     update = direct_update(own)
     assert update is not None
+    steps_through_optimizer = []
+    own.step = lambda: (steps_through_optimizer.append(1), type(own).step(own))
     for step in range(6):  # the first creates the state through optimizer.step(), the others call the kernel
-        if step == 3:  # a checkpoint loaded (as on resume) replaces the state the kernel updates
-            own.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+        if step == 3:  # a checkpoint loaded (as on resume) replaces the settings and the state the kernel uses
+            loaded = copy.deepcopy(optimizer.state_dict())
+            loaded["param_groups"][0].update(lr=0.05, betas=(0.5, 0.9), eps=1e-4)
+            optimizer.load_state_dict(copy.deepcopy(loaded))
+            own.load_state_dict(loaded)
         gradients = [torch.randn(shape) for shape in SHAPES]
         for parameter, gradient in zip(stepped, gradients, strict=True):
             parameter.grad = gradient.clone()
         optimizer.step()
         update(gradients)
+    assert steps_through_optimizer == [1]
     assert all(torch.equal(a, b) for a, b in zip(stepped, direct, strict=True))
     for a, b in zip(optimizer.state.values(), own.state.values(), strict=True):
         assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
@@ -65,6 +71,8 @@ def test_networks_the_written_step_does_not_take_say_why():
     relu = MLP(input_shape=(8,), num_classes=3)
     step, line = written_step(relu, torch.optim.SGD(relu.parameters(), lr=0.1))
     assert step is not None and line == "training step: the MLP's gradients written out, SGD.step()"
+    step, line = written_step(relu, torch.optim.Adam(reversed(list(relu.parameters()))))
+    assert step is None and line.endswith("(the optimizer does not train exactly the network's parameters)")
 
 
 def test_a_run_trains_without_autograd_to_the_autograd_steps_results(tmp_path, caplog):

@@ -116,8 +116,8 @@ class Classifier(LightningModule):
         """Chooses the step (the optimizer exists, and a resumed run's state is restored, by now)."""
         self.written_step, line = None, "training step: autograd"
         if self.replayed is not None:
-            return
-        if self.step_choice == "autograd":
+            line = self.replayed.step
+        elif self.step_choice == "autograd":
             line += " (classifier.step=autograd)"
         elif self.gradient_clip_val:
             line += " (clipping takes the gradients of autograd's path)"

@@ -52,9 +52,12 @@ class TensorBatches:
         if self.counts_only:
             yield len(self)
             return
-        # One gather a pass, so that each batch is a slice: an index operation per batch costs as much as a
-        # small network's whole step.
-        inputs, targets = self.inputs[indices], self.targets[indices]
+        # One gather a pass (none in order), so that each batch is a slice: an index operation per batch costs as
+        # much as a small network's whole step.
+        if self.order is None and world_size == 1:
+            inputs, targets = self.inputs, self.targets
+        else:
+            inputs, targets = self.inputs[indices], self.targets[indices]
         if world_size == 1:
             batches = zip(inputs.split(self.batch_size), targets.split(self.batch_size), strict=True)
         else:

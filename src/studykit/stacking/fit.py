@@ -122,6 +122,8 @@ def fit_group(members: list[Member], launcher: DictConfig) -> dict[int, MemberRe
     flops = forward_flops(first.network, example) * first.datamodule.batch_size * len(members)
     set_threads(first.cfg.threads or choose_threads(flops, launcher))
     stack = Stack(members)
+    for member in members:
+        member.record.step = stack.step_line
     max_epochs = first.cfg.trainer.max_epochs if first.cfg.trainer.max_epochs > 0 else sys.maxsize
     line = GroupLine(members)
     stacked_for: list[Member] = []
@@ -178,7 +180,10 @@ class Stack:
             leaves = {name: nn.Parameter(torch.stack([m.params[name].detach() for m in group])) for name in self.names}
             self.parts.append((group, leaves, group[0].classifier.optimizer_factory(list(leaves.values()))))
         self.forward = batched_forward(members[0].network) or _vmapped_forward(members[0].network)
-        self.gradient_step = gradient_step(members[0].network)
+        written = members[0].cfg.get("classifier", {}).get("step", "auto") == "auto"
+        self.gradient_step = gradient_step(members[0].network) if written else None
+        how = "the MLPs' gradients written out" if self.gradient_step else "autograd"
+        self.step_line = f"training step: in a stacked group of {len(members)}, {how}"
         self.updates: dict[torch.optim.Optimizer, Callable] = {}  # each optimizer's update of given gradients
 
     @property

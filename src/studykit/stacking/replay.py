@@ -16,6 +16,7 @@ class MemberRecord:
     epoch, and the optimizer's state then; `failure`: a diverging loss's line, at epoch `failed_epoch`;
     `pruned_at_epoch`: where an Optuna search's pruner stopped it. `tested`: its best weights' metrics on each
     split (`test/loss`, ...), as its run's test stage measures them, and `test_confusion` their confusion counts.
+    `step`: how the group stepped, the line its run's log gets.
     """
 
     epochs: list[dict] = field(default_factory=list)
@@ -28,6 +29,7 @@ class MemberRecord:
     failure: str | None = None
     failed_epoch: int = 0
     pruned_at_epoch: int | None = None
+    step: str = ""
 
 
 _current: list[MemberRecord] = []

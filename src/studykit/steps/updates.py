@@ -24,44 +24,44 @@ def direct_update(optimizer: torch.optim.Optimizer) -> Callable[[list[Tensor]], 
     group = optimizer.param_groups[0]
     if not group.get("fused") or group["capturable"] or group["differentiable"] or torch.is_tensor(group["lr"]):
         return None
-    params = group["params"]
     kernel = torch._fused_adamw_ if group.get("decoupled_weight_decay") else torch._fused_adam_
-
-    # The state's tensors by kind, looked up again when `optimizer.state` is replaced (load_state_dict does).
-    lists: dict = {}
+    # The settings and the state's tensors, read again when `load_state_dict` replaces them (as on resume).
+    kept: dict = {}
 
     def update(gradients: list[Tensor]) -> None:
-        if lists.get("from") is not optimizer.state:
-            states = [optimizer.state.get(parameter) for parameter in params]
+        if kept.get("state") is not optimizer.state:
+            group = optimizer.param_groups[0]
+            states = [optimizer.state.get(parameter) for parameter in group["params"]]
             if not all(states):  # its first step creates the state
-                for parameter, gradient in zip(params, gradients, strict=True):
+                for parameter, gradient in zip(group["params"], gradients, strict=True):
                     parameter.grad = gradient
                 optimizer.step()
-                for parameter in params:
+                for parameter in group["params"]:
                     parameter.grad = None
                 return
-            lists.update({key: [state[key] for state in states] for key in ("step", "exp_avg", "exp_avg_sq")})
-            lists["max_exp_avg_sq"] = [state["max_exp_avg_sq"] for state in states] if group["amsgrad"] else []
-            lists["from"] = optimizer.state
-        steps = lists["step"]
-        torch._foreach_add_(steps, 1)
-        kernel(
-            params,
-            gradients,
-            lists["exp_avg"],
-            lists["exp_avg_sq"],
-            lists["max_exp_avg_sq"],
-            steps,
-            amsgrad=group["amsgrad"],
-            lr=group["lr"],
-            beta1=group["betas"][0],
-            beta2=group["betas"][1],
-            weight_decay=group["weight_decay"],
-            eps=group["eps"],
-            maximize=group["maximize"],
-            grad_scale=None,
-            found_inf=None,
-        )
+            kept.update({key: [state[key] for state in states] for key in ("step", "exp_avg", "exp_avg_sq")})
+            kept["max_exp_avg_sq"] = [state["max_exp_avg_sq"] for state in states] if group["amsgrad"] else []
+            kept.update(state=optimizer.state, group=group)
+        group = kept["group"]
+        with torch.no_grad():
+            torch._foreach_add_(kept["step"], 1)
+            kernel(
+                group["params"],
+                gradients,
+                kept["exp_avg"],
+                kept["exp_avg_sq"],
+                kept["max_exp_avg_sq"],
+                kept["step"],
+                amsgrad=group["amsgrad"],
+                lr=group["lr"],
+                beta1=group["betas"][0],
+                beta2=group["betas"][1],
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+                maximize=group["maximize"],
+                grad_scale=None,
+                found_inf=None,
+            )
 
     return update
 

@@ -7,6 +7,7 @@ The results equal the autograd step's to float32 rounding: the same operations, 
 (tests/test_written_step.py measures the difference). `classifier.step=autograd` turns it off."""
 
 from collections.abc import Callable
+from operator import is_not
 
 import torch
 from torch import Tensor, nn
@@ -27,7 +28,8 @@ def written_step(network: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[
         return None, "training step: autograd (gradients are written out for an MLP of ReLU, tanh or sigmoid layers)"
     weights = dict(network.named_parameters())
     names = [name for name, parameter in weights.items() if parameter.requires_grad]
-    if len(names) != len(weights) or [p for g in optimizer.param_groups for p in g["params"]] != list(weights.values()):
+    trained = [parameter for group in optimizer.param_groups for parameter in group["params"]]
+    if len(names) != len(weights) or len(trained) != len(weights) or any(map(is_not, trained, weights.values())):
         return None, "training step: autograd (the optimizer does not train exactly the network's parameters)"
     apply = update(optimizer)
 
