@@ -47,6 +47,7 @@ def job_dirs(sweep: Path) -> list[Path]:
     return sorted(path.parent for path in sweep.glob("*/metrics.json"))
 
 
+@pytest.mark.slow
 def test_added_metrics_are_columns_everywhere_a_run_reports(sweeps):
     for run_dir in job_dirs(sweeps["basic"]):
         history = read_history(run_dir / "history.csv")
@@ -80,6 +81,7 @@ def test_added_metrics_are_columns_everywhere_a_run_reports(sweeps):
     assert "test_f1_macro" in (sweeps["basic"] / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_stacked_members_measure_the_added_metrics_as_their_runs_alone(sweeps):
     for stacked, alone in zip(job_dirs(sweeps["stacked"]), job_dirs(sweeps["basic"]), strict=True):
         rows, alone_rows = read_history(stacked / "history.csv"), read_history(alone / "history.csv")

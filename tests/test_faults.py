@@ -35,6 +35,7 @@ def partial_checkpoint(run_dir):
     return lambda _: any((run_dir / "checkpoints").glob(".*.partial"))
 
 
+@pytest.mark.slow
 def test_killed_mid_epoch_while_saving_and_while_testing_a_run_ends_as_if_never_killed(tmp_path):
     reference = tmp_path / "reference"
     train_in_process(reference, *MEDIUM)
@@ -155,6 +156,7 @@ def test_a_second_process_on_a_dir_in_use_stops_with_one_line_and_writes_nothing
         pass
 
 
+@pytest.mark.slow
 def test_a_relaunched_sweep_keeps_finished_jobs_finishes_others_and_retrains_a_broken_checkpoint(tmp_path):
     sweep = tmp_path / "sweep"
     arguments = ["-m", "model.hidden=10,20,30,40", "trainer.max_epochs=2", f"hydra.sweep.dir={sweep}"]
@@ -209,6 +211,7 @@ def test_the_final_test_can_be_cut_short(tmp_path):
     assert [sum(map(sum, counts[split])) for split in ("train", "val", "test")] == [200, 200, 200]
 
 
+@pytest.mark.slow
 def test_a_dir_that_holds_runs_refuses_other_settings_and_keeps_what_it_recorded(tmp_path):
     """A finished run, or a sweep's jobs, re-run with other settings: one line naming the keys, nothing rewritten;
     where a run reads or writes and how it shows progress may change."""
@@ -257,6 +260,7 @@ def test_a_dir_that_holds_runs_refuses_other_settings_and_keeps_what_it_recorded
     assert lower.returncode == 0 and read_json(failed / "metrics.json")["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_an_experiment_sweep_relaunched_into_its_dir_is_compared_job_by_job(tmp_path):
     """Its jobs come from the experiment's sweeper params as well as the command line, as Hydra lists them."""
     sweep = tmp_path / "sweep"
@@ -272,6 +276,7 @@ def test_an_experiment_sweep_relaunched_into_its_dir_is_compared_job_by_job(tmp_
     assert "holds a run made with other settings (trainer.max_epochs 2 then, 3 now)" in line
 
 
+@pytest.mark.slow
 def test_sigterm_saves_the_epoch_under_way_and_the_same_command_ends_as_an_uninterrupted_run(tmp_path):
     settings = ["trainer.max_epochs=150", "callbacks.early_stopping.patience=1000"]
     # No periodic save: the checkpoint the run continues from is the one the signal asked for.

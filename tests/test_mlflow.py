@@ -26,6 +26,7 @@ def server(tmp_path_factory):
         yield running
 
 
+@pytest.mark.slow
 def test_each_job_of_a_sweep_is_one_mlflow_run_on_a_server(server, tmp_path):
     sweep = tmp_path / "sweep"
     grid = ["-m", "model.hidden=10,40", f"hydra.sweep.dir={sweep}", f"logger.mlflow.tracking_uri={server.url}"]
@@ -50,6 +51,7 @@ def test_each_job_of_a_sweep_is_one_mlflow_run_on_a_server(server, tmp_path):
         assert {"confusion_test.png", "metrics.json", "history.csv", "config.yaml"} <= files
 
 
+@pytest.mark.slow
 def test_a_failed_run_is_a_failed_mlflow_run_with_its_settings(server, tmp_path):
     uri = f"logger.mlflow.tracking_uri={server.url}"
     diverging = ["optimizer=sgd", "optimizer.lr=1e9", "logger.mlflow.experiment_name=failing", uri]
@@ -61,6 +63,7 @@ def test_a_failed_run_is_a_failed_mlflow_run_with_its_settings(server, tmp_path)
     assert {param["key"]: param["value"] for param in run["data"]["params"]}["optimizer.lr"] == "1000000000.0"
 
 
+@pytest.mark.slow
 def test_the_default_store_is_a_sqlite_file_in_the_log_dir(tmp_path):
     import mlflow
 

@@ -252,6 +252,7 @@ def test_asking_never_repeats_a_parameter_set_and_says_when_the_space_is_exhaust
     assert all(trial.state == TrialState.FAIL and trial.params in asked for trial in repeats)
 
 
+@pytest.mark.slow
 def test_trials_asked_together_train_as_one_stacked_group_and_are_pruned_in_it(tmp_path):
     # model.* given once pins those searched keys: only the learning rate is searched, so a batch stacks.
     model = ["model.hidden=40", "model.depth=2", "model.act=relu"]

@@ -30,6 +30,7 @@ def relative_differences(stacked_dir, single_dir) -> list[float]:
     ]
 
 
+@pytest.mark.slow
 def test_stacked_seeds_equal_their_single_runs_file_for_file(tmp_path):
     grid = ["-m", "seed=0,1,2", "trainer.max_epochs=8", "callbacks.early_stopping.patience=3"]
     stacked = run_script(
@@ -130,9 +131,11 @@ def output_dir_for(overrides) -> Path:
 @pytest.mark.parametrize(
     ("data", "network"),
     [
-        ("mnist", ["model=convnet", "model.channels=[4]", "model.hidden=8"]),
-        ("mnist", ["model.hidden=8", "data.normalize=standardize"]),  # each member's own statistics, at once
-        ("mnist", ["model.hidden=8", "data.augment=true"]),  # each member's own crops and flips
+        pytest.param("mnist", ["model=convnet", "model.channels=[4]", "model.hidden=8"], marks=pytest.mark.slow),
+        # each member's own statistics, at once
+        pytest.param("mnist", ["model.hidden=8", "data.normalize=standardize"], marks=pytest.mark.slow),
+        # each member's own crops and flips
+        pytest.param("mnist", ["model.hidden=8", "data.augment=true"], marks=pytest.mark.slow),
         ("imdb", ["model=textcnn", "model.embed_dim=4", "model.filters=4", "model.hidden=8"]),
     ],
 )
@@ -169,6 +172,7 @@ def test_networks_of_images_and_text_stack_as_their_single_runs(tmp_path, data, 
         assert torch.equal(ours[data_state][key], value) if torch.is_tensor(value) else ours[data_state][key] == value
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("killed", ["while the group trains", "after its first member's run"])
 def test_a_killed_stacked_sweep_ends_as_an_uninterrupted_one_with_the_same_command(tmp_path, killed):
     """Killed while the group trains, the same command trains the group again (no member has written anything);

@@ -28,6 +28,7 @@ def test_batches_per_step_changes_nothing_but_speed(tmp_path):
     assert outcome(runs[1]) == outcome(runs[5]) == outcome(runs[256])
 
 
+@pytest.mark.slow
 def test_lightnings_optimizer_path_equals_the_direct_one_with_clipping(tmp_path):
     """DDP (here one CPU process) goes through Lightning's manual backward, optimizer wrapper and the clipping
     hook; one device in full precision steps the optimizer directly. Both must do the same arithmetic."""

@@ -46,6 +46,7 @@ def items(updates) -> dict:
     return {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in updates}
 
 
+@pytest.mark.slow
 def test_each_job_of_a_sweep_is_one_offline_wandb_run_in_its_dir(tmp_path):
     sweep = tmp_path / "sweep"
     grid = ["-m", "model.hidden=10,40", "logger=[tensorboard,wandb]", "trainer.max_epochs=3"]
@@ -74,6 +75,7 @@ def test_each_job_of_a_sweep_is_one_offline_wandb_run_in_its_dir(tmp_path):
         assert images == ["test", "train", "val"]
 
 
+@pytest.mark.slow
 def test_a_failed_run_ends_its_wandb_run_as_failed(tmp_path):
     diverging = ["logger=wandb", "optimizer=sgd", "optimizer.lr=1e9", f"hydra.run.dir={tmp_path / 'run'}"]
     result = run_script("train.py", *diverging, log_dir=tmp_path)
