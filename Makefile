@@ -31,7 +31,7 @@ data: $(INSTALLED) ## Download (when absent) and cache every data set read from 
 test: $(INSTALLED) ## Run the test suite (without the slow, SLURM and reproduce tests), one worker per core
 	$(PY) -m pytest -n auto --dist worksteal -m "not slow and not reproduce and not slurm"
 
-test-slow: $(INSTALLED) ## Run the slow tests: launchers, DDP, Optuna, CIFAR-10, full disk, stacked and killed sweeps, MLflow (about 20 minutes)
+test-slow: $(INSTALLED) ## Run the slow tests: launchers, DDP, Optuna, CIFAR-10, full disk, stacked and killed sweeps, MLflow (16 minutes here)
 	$(PY) -m pytest -m "slow and not slurm"
 
 test-slurm: $(INSTALLED) ## Start a one-node SLURM cluster here (scripts/slurm_cluster.sh; root), run the SLURM tests, stop it
