@@ -5,6 +5,7 @@ clear line, loses nothing finished, and the next run of the same command ends wh
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,11 +13,13 @@ import time
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import QUIET, ROOT, outcome, read_json, run_script, run_until, signalled_run, train_in_process
 from studykit.outputs.metrics import read_history
-from studykit.run import locks
+from studykit.report.callback import SweepEnd, end_of_sweep
+from studykit.run import locks, stopping
 
 # A network big enough that writing its checkpoints takes a moment (so a kill can land inside one), trained on
 # small batches with a checkpoint after every epoch, on one thread (results depend on the thread count).
@@ -323,3 +326,35 @@ def test_sigint_ends_a_sweep_with_one_line_and_the_report_of_what_finished(tmp_p
     (job,) = sweep.glob("0_*")
     assert (job / "checkpoints" / "last.ckpt").is_file() and not list(sweep.glob("1_*"))  # the sweep ended there
     assert "1 runs, none finished" in (sweep / "report.md").read_text()
+
+
+def test_a_stop_asked_for_between_jobs_ends_before_the_next_one_without_touching_its_dir(tmp_path, monkeypatch, caplog):
+    """Asked while the previous job was testing (or a stacked member replayed its part), which is not cut."""
+    monkeypatch.setattr(stopping, "_received", [signal.SIGTERM])
+    run_dir = tmp_path / "run"
+    with pytest.raises(SystemExit) as ended:
+        train_in_process(run_dir, "trainer.max_epochs=2")
+    assert ended.value.code == 128 + signal.SIGTERM
+    line = "error: stopped by SIGTERM before this job started: run the same command again to continue"
+    assert line in caplog.text
+    assert not list(run_dir.iterdir())  # not even its config
+
+
+def test_a_stop_asked_for_as_the_last_job_ended_ends_the_sweep_with_its_status(
+    grid_sweep, tmp_path, monkeypatch, caplog
+):
+    sweep = shutil.copytree(grid_sweep, tmp_path / "sweep")
+    (sweep / "report.md").unlink()
+    monkeypatch.setattr(stopping, "_received", [signal.SIGINT])
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}, "report": True})
+    with pytest.raises(SystemExit) as ended:
+        SweepEnd().on_multirun_end(config)
+    assert ended.value.code == 128 + signal.SIGINT
+    assert "error: stopped by SIGINT as the sweep ended: run the same command again to continue" in caplog.text
+    assert "4 runs, 0 not finished" in (sweep / "report.md").read_text()
+
+
+def test_a_sweep_stopped_before_its_first_job_reports_nothing(tmp_path, caplog):
+    (tmp_path / "multirun.yaml").write_text("{}\n")
+    assert end_of_sweep(tmp_path, report=True)
+    assert "error" not in caplog.text and not (tmp_path / "report.md").exists()

@@ -1,6 +1,8 @@
 """hydra/launcher=stacked: jobs that differ in their seed, optimizer settings or early stopping train as one
 group, and each still ends as a whole single run of its own, equal to the same job run alone."""
 
+import re
+import signal
 import tempfile
 from pathlib import Path
 
@@ -8,7 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import read_json, run_script, run_until, train_in_process
+from conftest import read_json, run_script, run_until, signalled_run, train_in_process
 from studykit.config.compose import compose_run
 from studykit.outputs.metrics import read_history
 from studykit.run.checkpoints import read_run_config
@@ -106,7 +108,7 @@ def test_a_bad_cap_is_one_line_before_any_job(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "error: hydra.launcher.max_members=1 is invalid: must be null or an integer >= 2"
     ]
-    assert not list(tmp_path.rglob("metrics.json"))
+    assert not list(tmp_path.rglob("metrics.json")) and not list(tmp_path.rglob("multirun.yaml"))
 
 
 def test_what_stacks_together():
@@ -200,6 +202,45 @@ def test_a_killed_stacked_sweep_ends_as_an_uninterrupted_one_with_the_same_comma
             theirs["test_acc"],
         )
         assert max(relative_differences(sweep / job, tmp_path / "whole" / job)) < TOLERANCE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signalled_at", ["stacking jobs", "\t#1 : "])
+def test_sigterm_ends_a_stacked_sweep_with_one_line_and_its_status_wherever_it_lands(tmp_path, signalled_at):
+    """While the group trains, or as the last member's run starts (before it, or during its replay, which is not
+    cut): one line, status 143, the report of what finished; the same command then ends as an uninterrupted
+    sweep."""
+    stacked = ["-m", "seed=0,1", "trainer.max_epochs=60", "callbacks.early_stopping.patience=1000"]
+    stacked += ["hydra/launcher=stacked"]
+    sweep = tmp_path / "stopped"
+    status, output = signalled_run(
+        *stacked,
+        f"hydra.sweep.dir={sweep}",
+        log_dir=tmp_path,
+        condition=lambda out: signalled_at in out,
+        signum=signal.SIGTERM,
+    )
+    assert status == 128 + signal.SIGTERM and "Traceback" not in output
+    (line,) = [line for line in output.splitlines() if line.startswith("error:")]
+    when = (
+        "while jobs 0, 1 trained as one group"
+        if signalled_at == "stacking jobs"
+        else "(before this job started|as the sweep ended)"
+    )
+    assert re.fullmatch(rf"error: stopped by SIGTERM {when}: run the same command again to continue", line)
+    kept = {path.parent.name: path.stat().st_mtime_ns for path in sweep.glob("*/metrics.json")}
+    assert (sweep / "report.md").is_file() == bool(kept)
+    again = run_script("train.py", *stacked, f"hydra.sweep.dir={sweep}", log_dir=tmp_path)
+    assert again.returncode == 0 and "2 runs, 0 not finished" in again.stdout, again.stderr[-2000:]
+    assert {name: (sweep / name / "metrics.json").stat().st_mtime_ns for name in kept} == kept
+    whole = tmp_path / "whole"
+    assert run_script("train.py", *stacked, f"hydra.sweep.dir={whole}", log_dir=tmp_path).returncode == 0
+    for job in ("0_seed=0", "1_seed=1"):
+        ours, theirs = read_json(sweep / job / "metrics.json"), read_json(whole / job / "metrics.json")
+        assert [ours[key] for key in ("epochs", "best_epoch", "test_acc")] == [
+            theirs[key] for key in ("epochs", "best_epoch", "test_acc")
+        ]
+        assert max(relative_differences(sweep / job, whole / job)) < TOLERANCE
 
 
 def test_a_group_asked_for_autograd_steps_with_it(tmp_path):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra.types import HydraContext, TaskFunction
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as SubmititSlurmLauncher
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -28,8 +29,12 @@ EXECUTOR_KEYS = ("submitit_folder", "max_num_timeout")  # the executor's own set
 
 
 class SlurmLauncher(SubmititSlurmLauncher):
-    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        """Also checks the settings (`check`): the sweeper sets its launcher up before it writes anything."""
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
         self.check()
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         numbers = list(range(initial_job_idx, initial_job_idx + len(job_overrides)))
         for number, overrides in zip(numbers, job_overrides, strict=True):
             log.info(f"\t#{number} : {' '.join(filter_overrides(overrides))}")

@@ -35,6 +35,13 @@ class StackedLauncher(Launcher):
         self.task_function: TaskFunction | None = None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        """Also checks the launcher's settings: the sweeper sets it up before it writes anything."""
+        from studykit.errors import ConfigError, is_int
+
+        if self.max_members is not None and not (is_int(self.max_members) and self.max_members >= 2):
+            error = ConfigError("hydra.launcher.max_members", self.max_members, "must be null or an integer >= 2")
+            print(f"error: {error}", file=sys.stderr)  # as the checks before Hydra report
+            sys.exit(2)
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
         self.compose = hydra_context.config_loader.load_sweep_config
         self.composed = _keep_composed(hydra_context.config_loader)
@@ -42,15 +49,8 @@ class StackedLauncher(Launcher):
             self.slurm.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from studykit.errors import ConfigError, is_int
         from studykit.stacking.groups import stack_groups
 
-        if self.max_members is not None and not (is_int(self.max_members) and self.max_members >= 2):
-            error = ConfigError("hydra.launcher.max_members", self.max_members, "must be null or an integer >= 2")
-            print(f"error: {error}", file=sys.stderr)  # before any job, as the checks before Hydra report
-            sys.exit(2)
-        if self.slurm is not None:
-            self.slurm.check()
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)

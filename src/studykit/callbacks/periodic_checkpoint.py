@@ -71,7 +71,7 @@ class PeriodicCheckpoint(Checkpoint):
         if score is not None:  # None: an epoch cut short by trainer.max_steps, never validated
             self._consider(float(score), trainer, pl_module)
         if replay.current() is not None:
-            return  # a stacked member's replay (seconds long) saves when it ends; a stop waits for the next job
+            return  # a stacked member's replay (seconds long) saves when it ends; a stop waits till the run's end
         signum = trainer.strategy.broadcast(stopping.requested())  # every rank stops and saves together
         due = time.monotonic() - self._last_save >= self.save_every_seconds
         if trainer.strategy.broadcast(due) or signum:  # rank 0 writes
