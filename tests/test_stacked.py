@@ -18,8 +18,10 @@ from studykit.stacking.fit import Member, Stack
 from studykit.stacking.groups import group_key, why_alone
 
 EPOCH_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc")
-# Stacked members add their batches' products in another order (batched matrix products): float32 rounding.
+# Stacked members add their batches' products in another order (batched matrix products): float32 rounding,
+# which grows over a long run (README: 8.1e-5 at most over whole digits runs).
 TOLERANCE = 1e-5
+WHOLE_RUN_TOLERANCE = 1e-4
 
 
 def relative_differences(stacked_dir, single_dir) -> list[float]:
@@ -207,10 +209,10 @@ def test_a_killed_stacked_sweep_ends_as_an_uninterrupted_one_with_the_same_comma
 @pytest.mark.slow
 @pytest.mark.parametrize("signalled_at", ["stacking jobs", "\t#1 : "])
 def test_sigterm_ends_a_stacked_sweep_with_one_line_and_its_status_wherever_it_lands(tmp_path, signalled_at):
-    """While the group trains, or as the last member's run starts (before it, or during its replay, which is not
-    cut): one line, status 143, the report of what finished; the same command then ends as an uninterrupted
-    sweep."""
-    stacked = ["-m", "seed=0,1", "trainer.max_epochs=60", "callbacks.early_stopping.patience=1000"]
+    """While the group trains (300 epochs: long enough for the signal to land there), or as the last member's
+    run starts (before it, or during its replay, which is not cut): one line, status 143, the report of what
+    finished; the same command then ends as an uninterrupted sweep (a member it finishes trains alone)."""
+    stacked = ["-m", "seed=0,1", "trainer.max_epochs=300", "callbacks.early_stopping.patience=1000"]
     stacked += ["hydra/launcher=stacked"]
     sweep = tmp_path / "stopped"
     status, output = signalled_run(
@@ -240,7 +242,7 @@ def test_sigterm_ends_a_stacked_sweep_with_one_line_and_its_status_wherever_it_l
         assert [ours[key] for key in ("epochs", "best_epoch", "test_acc")] == [
             theirs[key] for key in ("epochs", "best_epoch", "test_acc")
         ]
-        assert max(relative_differences(sweep / job, whole / job)) < TOLERANCE
+        assert max(relative_differences(sweep / job, whole / job)) < WHOLE_RUN_TOLERANCE
 
 
 def test_a_group_asked_for_autograd_steps_with_it(tmp_path):
