@@ -95,6 +95,8 @@ def test_each_member_keeps_its_optimizer_settings_and_fails_alone(tmp_path):
     jobs = {path.name.split("_")[0]: path for path in (tmp_path / "s").iterdir() if path.is_dir()}
     train_in_process(tmp_path / "logs" / "alone", "optimizer=sgd", "optimizer.lr=0.03", "trainer.max_epochs=4")
     assert max(relative_differences(jobs["1"], tmp_path / "logs" / "alone")) < TOLERANCE
+    ours, theirs = (torch.load(run / "checkpoints" / "last.ckpt") for run in (jobs["1"], tmp_path / "logs" / "alone"))
+    assert ours["optimizer_states"] == theirs["optimizer_states"]  # plain SGD: no state, the same settings
     with pytest.raises(SystemExit):
         train_in_process(tmp_path / "logs" / "diverging", "optimizer=sgd", "optimizer.lr=4", "trainer.max_epochs=4")
     assert (jobs["2"] / "failure.txt").read_text() == (tmp_path / "logs" / "diverging" / "failure.txt").read_text()

@@ -243,7 +243,8 @@ class Stack:
         """The member's own optimizer (as its single run builds it) holding its slice of the shared state."""
         own = member.classifier.configure_optimizers()
         for name, parameter in zip(self.names, member.classifier.parameters(), strict=True):
-            own.state[parameter] = _rows(optimizer.state.get(leaves[name], {}), [row], size, single=True)
+            if state := _rows(optimizer.state.get(leaves[name], {}), [row], size, single=True):
+                own.state[parameter] = state  # none: as a single run's (plain SGD keeps no state)
         return own.state_dict()
 
     def _kept(self, group: list[Member], leaves: dict, optimizer, rows: list[int]):
