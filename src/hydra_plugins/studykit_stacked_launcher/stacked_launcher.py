@@ -130,8 +130,7 @@ class StackedLauncher(Launcher):
                         log.info(f"stacking jobs {_numbers(numbers)}: {_differences([jobs[n][0] for n in numbers])}")
                         records |= fit_group(part, self.config.hydra.launcher)
             except StopRequested as error:
-                log.error(f"error: {error}")
-                stop(error.signum, single_run=False)
+                stop(error, single_run=False)
             except Exception as error:  # each job then runs alone and meets the same problem in its own run
                 log.warning(f"warning: jobs {_numbers(group)} run one by one: {type(error).__name__}: {error}")
         return records

@@ -1,8 +1,8 @@
 """Hydra callback for the end of a multirun: the sweep report (top-level `report=true`, the default), then the
 jobs that failed, named one per line, and exit status 1 if any did or the report could not be written
 (`end_of_sweep`, also what a sweep asked to stop does before it ends; a stop asked for as its last job ended
-ends it with that stop's exit status). One callback, so the report is written
-before the exit whatever order Hydra calls callbacks in."""
+ends it with that stop's exit status). One callback, so the report is written before the exit whatever order
+Hydra calls callbacks in."""
 
 import logging
 import sys

@@ -46,10 +46,8 @@ def reported_as_one_line(output_dir: Path, on_failure: Callable[[], None] = lamb
     try:
         yield
     except StopRequested as error:
-        line = f"error: {error}"
-        log.error(line)
-        record_failure(output_dir, line, on_failure)
-        stop(error.signum, single_run)
+        record_failure(output_dir, f"error: {error}", on_failure)
+        stop(error, single_run)
     except DirInUse as error:  # another process owns the dir: write nothing there
         log.error(f"error: {error}")
         if single_run:
@@ -68,13 +66,14 @@ def reported_as_one_line(output_dir: Path, on_failure: Callable[[], None] = lamb
         log.error(f"{line}\n{traceback.format_exc()}")
 
 
-def stop(signum: int, single_run: bool) -> None:
-    """Ends the process for a stop signal; a sweep writes its report of what finished first."""
+def stop(error: StopRequested, single_run: bool) -> None:
+    """Ends the process for a stop signal with its one line; a sweep writes its report of what finished first."""
+    log.error(f"error: {error}")
     if not single_run:
         from studykit.report.callback import end_of_sweep
 
         end_of_sweep(Path(HydraConfig.get().sweep.dir), report=True)
-    sys.exit(128 + signum)
+    sys.exit(128 + error.signum)
 
 
 def record_failure(output_dir: Path, line: str, on_failure: Callable[[], None] = lambda: None) -> None:

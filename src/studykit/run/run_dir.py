@@ -59,8 +59,7 @@ class RunDir:
         What a writer killed mid-write left behind goes first."""
         stopping.install()
         if signum := stopping.requested():  # a sweep asked to stop while its previous job was testing
-            log.error(f"error: {stopping.StopRequested(signum, 'before this job started')}")  # its dir untouched
-            stop(signum, single_run=not self.in_multirun)
+            stop(stopping.StopRequested(signum, "before this job started"), single_run=not self.in_multirun)
         with reported_as_one_line(self.path, on_failure=self._failed), locks.held(self.path, "the run dir"):
             if self.writer:
                 files.remove_partial_files(self.path)
