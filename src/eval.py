@@ -23,6 +23,7 @@ from studykit.config.build import build_classifier, build_trainer
 from studykit.config.values import check_values
 from studykit.outputs.metrics import METRICS_FILE, final_metrics, parameter_count
 from studykit.run.checkpoints import read_run_config
+from studykit.run.command_end import run_as_command
 from studykit.run.failures import reported_as_one_line
 from studykit.run.files import write_json
 from studykit.run.quiet import quiet_lightning
@@ -69,4 +70,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_as_command(main)

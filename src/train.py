@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 
 from studykit.config.build import build_classifier, build_trainer, check_steps_reach_an_epoch
 from studykit.config.values import check_values
+from studykit.run.command_end import run_as_command
 from studykit.run.job_names import register_resolvers
 from studykit.run.quiet import quiet_lightning
 from studykit.run.run_dir import RunDir, fit_results
@@ -67,4 +68,4 @@ def main(cfg: DictConfig) -> dict | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_as_command(main)

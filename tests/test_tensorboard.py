@@ -4,6 +4,7 @@ results, its curves grouped by x axis, its confusion images, and the sweep's tab
 
 import shutil
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,9 @@ def test_curves_grouped_by_x_axis_and_confusion_images(board, logs):
         run = run_dir.resolve().relative_to(root).as_posix()
         assert sorted(scalars[run]) == sorted(CURVES)  # and no final numbers as one-dot charts
         assert sorted(images[run]) == ["confusion/test", "confusion/train", "confusion/val"]
+        (shown,) = board.get("/data/plugin/images/images", run=run, tag="confusion/test")
+        with urllib.request.urlopen(f"{board.url}/data/plugin/images/individualImage?{shown['query']}") as image:
+            assert image.read() == (run_dir / "confusion_test.png").read_bytes()  # the file's PNG, as it is
         epochs = read_json(run_dir / "metrics.json")["epochs"]
         points = board.get(f"/data/plugin/scalars/scalars?run={urllib.parse.quote(run)}&tag=by_epoch/val_loss")
         assert [step for _, step, _ in points] == list(range(1, epochs + 1))

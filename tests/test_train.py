@@ -1,10 +1,13 @@
 """The default run trains and tests on digits and leaves its files; same seed, same metrics."""
 
 import csv
+import gc
 
+import pytest
 import torch
 
 from conftest import read_json, train_in_process
+from studykit.run.command_end import run_as_command
 
 SPLIT_KEYS = [f"{split}_{name}" for split in ("train", "val", "test") for name in ("loss", "acc")]
 
@@ -82,3 +85,19 @@ def test_early_stopping_restores_best_checkpoint(tmp_path):
     with (tmp_path / "run" / "history.csv").open() as file:
         val_losses = [float(row["val_loss"]) for row in csv.DictReader(file)]
     assert abs(min(val_losses) - summary["val_loss"]) < 1e-5
+
+
+def test_a_command_ends_without_walking_what_it_built_however_it_ends():
+    """src/train.py and src/eval.py end through run_as_command: the objects alive when main ends are frozen, so
+    the interpreter's last garbage collection skips them; a failure's exit status still goes through."""
+
+    def failing_main():
+        raise SystemExit(2)
+
+    try:
+        with pytest.raises(SystemExit) as ended:
+            run_as_command(failing_main)
+        assert ended.value.code == 2
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -91,4 +91,4 @@ def test_without_wandb_installed_the_logger_is_one_line(monkeypatch, tmp_path):
     cfg = compose_run("train", ["logger=wandb", f"paths.log_dir={tmp_path}"], tmp_path / "run")
     with pytest.raises(ConfigError) as error:
         build_trainer(cfg)
-    assert str(error.value) == "logger.wandb.offline=True is invalid: W&B is not installed: pip install -e '.[wandb]'"
+    assert str(error.value) == "logger.wandb.offline=true is invalid: W&B is not installed: pip install -e '.[wandb]'"

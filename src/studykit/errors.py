@@ -4,11 +4,18 @@
 class ConfigError(ValueError):
     def __init__(self, key: str, value: object, accepted: str):
         self.key, self.value, self.accepted = key, value, accepted
-        super().__init__(f"{key}={value!r} is invalid: {accepted}")
+        super().__init__(f"{key}={as_written(value)} is invalid: {accepted}")
 
     def under(self, group: str) -> "ConfigError":
         """The same error with the key prefixed by its config group (`hidden` -> `model.hidden`)."""
         return ConfigError(f"{group}.{self.key}", self.value, self.accepted)
+
+
+def as_written(value) -> str:
+    """`value` as a command line or YAML file writes it: true, false and null for booleans and None."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return repr(value)
 
 
 def is_int(value) -> bool:

@@ -21,14 +21,17 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 log = logging.getLogger(__name__)
+STACK_IF = ("faster", "always")
 
 
 class StackedLauncher(Launcher):
-    def __init__(self, max_members: int | None = None, slurm: Launcher | None = None):
+    def __init__(self, max_members: int | None = None, stack_if: str = "faster", slurm: Launcher | None = None):
         """`max_members`: the most jobs one group trains at once (null: as many as a quarter of the free memory
-        holds); a larger group is split. `slurm`: the project's SLURM launcher (hydra/launcher=stacked_slurm):
+        holds); a larger group is split. `stack_if`: `faster` trains a group whose network is not an MLP one job
+        after another where a few steps timed both ways say stacking is slower (studykit.stacking.pays);
+        `always` stacks it regardless. `slurm`: the project's SLURM launcher (hydra/launcher=stacked_slurm):
         each group, and each job that trains alone, is then one SLURM job; None: all here, one after another."""
-        self.max_members = max_members
+        self.max_members, self.stack_if = max_members, stack_if
         self.slurm = slurm
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
@@ -36,15 +39,19 @@ class StackedLauncher(Launcher):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         """Also checks the launcher's settings: the sweeper sets it up before it writes anything."""
+        from studykit.config.sweep_configs import SweepConfigs
         from studykit.errors import ConfigError, is_int
 
         if self.max_members is not None and not (is_int(self.max_members) and self.max_members >= 2):
             error = ConfigError("hydra.launcher.max_members", self.max_members, "must be null or an integer >= 2")
             print(f"error: {error}", file=sys.stderr)  # as the checks before Hydra report
             sys.exit(2)
+        if self.stack_if not in STACK_IF:
+            error = ConfigError("hydra.launcher.stack_if", self.stack_if, "accepted: " + ", ".join(STACK_IF))
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
-        self.compose = hydra_context.config_loader.load_sweep_config
-        self.composed = _keep_composed(hydra_context.config_loader)
+        self.configs = SweepConfigs(hydra_context.config_loader)
         if self.slurm is not None:
             self.slurm.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
@@ -56,10 +63,10 @@ class StackedLauncher(Launcher):
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         jobs = {}
         for number, overrides in enumerate(job_overrides, start=initial_job_idx):
-            sweep_config = self.composed.pop(tuple(overrides), None) or self.compose(self.config, list(overrides))
+            sweep_config = self.configs.take(self.config, list(overrides))
             with open_dict(sweep_config):
                 sweep_config.hydra.job.id = sweep_config.hydra.job.num = number
-            jobs[number] = (overrides, sweep_config, _task_config(sweep_config))
+            jobs[number] = (overrides, sweep_config, task_config(sweep_config))
         groups = stack_groups({number: self._key(config, task) for number, (_, config, task) in jobs.items()})
         if self.slurm is None:
             return self._run(jobs, groups)
@@ -112,6 +119,7 @@ class StackedLauncher(Launcher):
         from studykit.run.failures import stop
         from studykit.run.stopping import StopRequested
         from studykit.stacking.fit import Member, fit_group, members_that_fit
+        from studykit.stacking.pays import stacked_step_ratio
 
         records = {}
         for group in groups:
@@ -126,9 +134,21 @@ class StackedLauncher(Launcher):
                 for start in range(0, len(group), cap):
                     numbers = group[start : start + cap]
                     part = [members.pop(number) for number in numbers]  # built part by part, then let go
-                    if len(part) > 1:
-                        log.info(f"stacking jobs {_numbers(numbers)}: {_differences([jobs[n][0] for n in numbers])}")
-                        records |= fit_group(part, self.config.hydra.launcher)
+                    if len(part) < 2:
+                        continue
+                    launcher = self.config.hydra.launcher
+                    ratio = stacked_step_ratio(part, launcher) if self.stack_if == "faster" else None
+                    if ratio is not None and ratio >= 1:
+                        log.info(
+                            f"jobs {_numbers(numbers)} train one by one: a stacked step took {ratio:.2f}x their own"
+                            " steps' time (hydra.launcher.stack_if=always stacks them)"
+                        )
+                        continue
+                    measured = f" (a stacked step {ratio:.2f}x their own steps' time)" if ratio is not None else ""
+                    log.info(
+                        f"stacking jobs {_numbers(numbers)}: {_differences([jobs[n][0] for n in numbers])}{measured}"
+                    )
+                    records |= fit_group(part, launcher)
             except StopRequested as error:
                 stop(error, single_run=False)
             except Exception as error:  # each job then runs alone and meets the same problem in its own run
@@ -154,21 +174,7 @@ def _environment(sweep_config: DictConfig) -> dict[str, str]:
     return {str(name): str(value) for name, value in (sweep_config.hydra.job.get("env_set") or {}).items()}
 
 
-def _keep_composed(config_loader) -> dict[tuple, DictConfig]:
-    """The configs the sweeper composes to check a batch (and drops), kept by their overrides for the launcher
-    to take: composing a job costs a tenth of a second, as much as a stacked member's whole training."""
-    composed: dict[tuple, DictConfig] = {}
-    compose = config_loader.load_sweep_config
-
-    def compose_and_keep(master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
-        composed[tuple(sweep_overrides)] = config = compose(master_config, sweep_overrides)
-        return config
-
-    config_loader.load_sweep_config = compose_and_keep
-    return composed
-
-
-def _task_config(sweep_config: DictConfig) -> DictConfig:
+def task_config(sweep_config: DictConfig) -> DictConfig:
     """The job's own config, resolved as its run will see it in its dir (the dir run_job gives it), without the
     `hydra` node."""
     from hydra.core.hydra_config import HydraConfig

@@ -19,13 +19,13 @@ class ConfusionImages(Callback):
     @rank_zero_only
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         from studykit.outputs.confusion_image import confusion_image  # Pillow: only testing draws
-        from studykit.outputs.pictures import to_tensorboard, write_png
+        from studykit.outputs.pictures import png, to_tensorboard
 
         class_names = pl_module.hparams.class_names
         for split, counts in pl_module.test_confusion.items():
-            image = confusion_image(counts, class_names, f"{split} (normalized)")
-            write_png(image, self.directory / f"confusion_{split}.png")
-            to_tensorboard(trainer.loggers, f"confusion/{split}", image, step=0)
+            encoded = png(confusion_image(counts, class_names, f"{split} (normalized)"))
+            files.write_bytes(self.directory / f"confusion_{split}.png", encoded)
+            to_tensorboard(trainer.loggers, f"confusion/{split}", encoded, step=0)
         counts = {split: counts.tolist() for split, counts in pl_module.test_confusion.items()}
         content = {"class_names": class_names, "counts": counts}
         files.write_text(self.directory / "confusion.json", json.dumps(content))

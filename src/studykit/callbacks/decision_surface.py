@@ -69,8 +69,8 @@ class DecisionSurface(Callback):
     def draw(self, trainer: Trainer, pl_module: LightningModule, epoch: int) -> None:
         from studykit.outputs.pictures import (  # matplotlib: only for data this callback draws
             pixels,
+            png,
             to_tensorboard,
-            write_png,
         )
 
         points, labels = trainer.datamodule.splits["train"]
@@ -80,10 +80,10 @@ class DecisionSurface(Callback):
         probability = last_class_probability(pl_module.network, plane).reshape(self.resolution, self.resolution)
         names, rows = pl_module.hparams.class_names, history_rows(trainer)
         figure = surface_figure(probability.cpu(), limit, points.cpu(), labels.cpu(), names, rows, epoch)
-        image = pixels(figure)
+        encoded = png(pixels(figure))
         files.make_dir(self.directory / FRAMES)
-        write_png(image, self.directory / FRAMES / f"epoch_{epoch:04d}.png")
-        to_tensorboard(trainer.loggers, FRAMES, image, step=epoch)
+        files.write_bytes(self.directory / FRAMES / f"epoch_{epoch:04d}.png", encoded)
+        to_tensorboard(trainer.loggers, FRAMES, encoded, step=epoch)
         self._drawn_epoch = epoch
 
 

@@ -30,11 +30,18 @@ def write_png(image: np.ndarray, path: Path) -> Path:
     return path
 
 
-def to_tensorboard(loggers: list, tag: str, image: np.ndarray, step: int) -> None:
-    """`image` to every logger that takes images (TensorBoard's; the CSV logger's does not)."""
+def to_tensorboard(loggers: list, tag: str, encoded: bytes, step: int) -> None:
+    """A PNG image, as written to its file, to every TensorBoard logger as it is: add_image would convert,
+    resize and encode its pixels again, which took longer than drawing a confusion matrix."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    width, height = Image.open(io.BytesIO(encoded)).size
+    image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=encoded)
+    summary = Summary(value=[Summary.Value(tag=tag, image=image)])
     for logger in loggers:
-        if hasattr(logger.experiment, "add_image"):
-            logger.experiment.add_image(tag, image, global_step=step, dataformats="HWC")
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment._get_file_writer().add_summary(summary, step)
 
 
 def gif(frames: list[bytes], seconds_per_frame: float) -> bytes:

@@ -321,7 +321,7 @@ def _in_order(inputs: Tensor, targets: Tensor, orders: Tensor) -> tuple[Tensor, 
     return inputs.flatten(0, 1).index_select(0, flat).view_as(inputs), targets.flatten()[flat].view_as(targets)
 
 
-def _transformed(active: list[Member], batch: tuple[Tensor, Tensor], training: bool) -> tuple[Tensor, Tensor]:
+def transformed(active: list[Member], batch: tuple[Tensor, Tensor], training: bool) -> tuple[Tensor, Tensor]:
     """The members' batches `(members, batch, ...)` through each member's own transform (its own normalization
     statistics and augmentation draws); data without one (features) as they are."""
     modules = [member.datamodule for member in active]
@@ -348,7 +348,7 @@ def _train_epoch(stack: Stack, train) -> Tensor:
     losses_per_batch, logits_per_batch = [], []
     for start in range(0, count, batch_size):
         part = slice(start, start + batch_size)
-        batch_inputs, batch_targets = _transformed(active, (inputs[:, part], targets[:, part]), True)
+        batch_inputs, batch_targets = transformed(active, (inputs[:, part], targets[:, part]), True)
         logits, losses = stack.train_step(batch_inputs, batch_targets)
         losses_per_batch.append(losses)
         logits_per_batch.append(logits)
@@ -407,7 +407,7 @@ def _evaluated(members: list[Member], forward: Callable, weights: dict, data: tu
     with torch.no_grad():
         for start in range(0, count, batch_size):
             part = slice(start, start + batch_size)
-            batch_inputs, batch_targets = _transformed(members, (inputs[:, part], targets[:, part]), False)
+            batch_inputs, batch_targets = transformed(members, (inputs[:, part], targets[:, part]), False)
             logits.append(forward(weights, batch_inputs))
             losses.append(_member_losses(logits[-1], batch_targets))
     sizes = _batch_sizes(count, batch_size).to(targets.device)

@@ -1,0 +1,79 @@
+"""Whether a group trains faster stacked than its members one by one.
+
+An MLP stacks through batched matrix products, at most as slow as its members' own on the CPU and much faster
+for the small ones, so its groups always stack. Other networks stack through vmap, whose convolutions and
+embeddings can cost more than the members' own steps: per member, the studies' ConvNet net_1 on MNIST took
+1.29x and study C's TextCNN 1.41x its step alone on this project's 2-core CPU machine, a small ConvNet on the
+digits 0.68x. So such a group first times a few of its training steps both ways, on copies of its members,
+each on the threads it would train with.
+"""
+
+import copy
+import time
+from collections.abc import Callable
+
+import torch
+from omegaconf import DictConfig
+
+from studykit.classifier import loss
+from studykit.run.threads import choose_threads, forward_flops, set_threads
+from studykit.stacking.fit import Member, Stack, batched_forward, transformed
+from studykit.steps.written_step import written_step
+
+ROUND_SECONDS = 0.1  # each way, twice, alternating: a few tenths of a second against a group's minutes
+
+
+def stacked_step_ratio(members: list[Member], launcher: DictConfig) -> float | None:
+    """A stacked training step's time per member over one member's step alone (below 1: stacking pays); None
+    for an MLP, which is not measured."""
+    for member in members:
+        member.build()
+    first = members[0]
+    if batched_forward(first.network) is not None:
+        return None
+    size = first.datamodule.batch_size
+    batch = tuple(torch.stack([m.datamodule.splits["train"][part][:size] for m in members]) for part in (0, 1))
+    example, _ = first.datamodule.transform((batch[0][0][:1], batch[1][0][:1]), training=False)
+    flops = forward_flops(first.network, example) * size
+    stack = Stack(members)  # its own copies of the weights, and its own optimizers
+
+    def stacked() -> None:
+        stack.train_step(*transformed(members, batch, False))
+
+    alone = _step_alone(first, (batch[0][0], batch[1][0]))
+    threads = [first.cfg.threads or choose_threads(count * flops, launcher) for count in (1, len(members))]
+    seconds = {alone: [], stacked: []}
+    for _ in range(2):
+        for step, thread_count in zip((alone, stacked), threads, strict=True):
+            set_threads(thread_count)
+            seconds[step].append(_seconds_per_call(step))
+    return min(seconds[stacked]) / len(members) / min(seconds[alone])
+
+
+def _step_alone(member: Member, batch: tuple) -> Callable[[], None]:
+    """One training step of a copy of `member` as its single run takes it."""
+    network = copy.deepcopy(member.network)
+    optimizer = member.classifier.optimizer_factory(network.parameters())
+    written = (
+        written_step(network, optimizer)[0] if member.cfg.get("classifier", {}).get("step", "auto") == "auto" else None
+    )
+
+    def step() -> None:
+        inputs, targets = member.datamodule.transform(batch, training=False)
+        if written is not None:
+            written(inputs, targets)
+            return
+        optimizer.zero_grad()
+        loss(network(inputs), targets).backward()
+        optimizer.step()
+
+    return step
+
+
+def _seconds_per_call(step: Callable[[], None]) -> float:
+    step()  # its first call may set things up
+    calls, started = 0, time.perf_counter()
+    while calls < 3 or time.perf_counter() - started < ROUND_SECONDS:
+        step()
+        calls += 1
+    return (time.perf_counter() - started) / calls
