@@ -1,11 +1,12 @@
 """Whether a group trains faster stacked than its members one by one.
 
-An MLP stacks through batched matrix products, at most as slow as its members' own on the CPU and much faster
-for the small ones, so its groups always stack. Other networks stack through vmap, whose convolutions and
-embeddings can cost more than the members' own steps: per member, the studies' ConvNet net_1 on MNIST took
-1.29x and study C's TextCNN 1.41x its step alone on this project's 2-core CPU machine, a small ConvNet on the
-digits 0.68x. So such a group first times a few of its training steps both ways, on copies of its members,
-each on the threads it would train with.
+An MLP stacks through batched matrix products with its gradients written out, which saves most of what a small
+MLP's step costs besides its arithmetic (README "Speed": 20 digits seeds, 8 MNIST seeds), so its groups always
+stack. Other networks stack through vmap, which runs the members' convolutions as one grouped convolution and
+can cost more than their own steps: on this project's 2-core CPU machine a stacked step of two MNIST ConvNets
+(net_1) took 1.24x their own steps' time, and of two of study C's TextCNNs 1.24x (README "Speed"). So such a
+group first times a few of its training steps both ways, on copies of its members, each on the threads it
+would train with.
 """
 
 import copy
