@@ -42,6 +42,9 @@ SWEEPS = {
         [[f"optimizer.lr={lr}", f"+hydra.job.env_set.STUDYKIT_TRIAL={n}"] for n, lr in enumerate(["0.01", "0.5"])],
         1,
     ),
+    # Hydra applies a key's two overrides in order: composed by Hydra each time.
+    "a key set twice": ([[f"seed={seed}", "model.hidden=10", "model.hidden=20"] for seed in range(2)], 2),
+    "a Hydra setting beside": ([[f"seed={seed}", "hydra.job.chdir=false"] for seed in range(3)], 1),
     "cases": (grid(**{"+digits_case": ["a", "f"], "seed": ["0", "1"]}), 2),
 }
 

@@ -94,6 +94,8 @@ def test_a_command_ends_without_walking_what_it_built_however_it_ends():
     def failing_main():
         raise SystemExit(2)
 
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
     try:
         with pytest.raises(SystemExit) as ended:
             run_as_command(failing_main)

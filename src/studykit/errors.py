@@ -12,7 +12,8 @@ class ConfigError(ValueError):
 
 
 def as_written(value) -> str:
-    """`value` as a command line or YAML file writes it: true, false and null for booleans and None."""
+    """Booleans and None as a command line or YAML file writes them (true, false, null); other values as Python's
+    repr (strings quoted)."""
     if value is None or isinstance(value, bool):
         return {None: "null", True: "true", False: "false"}[value]
     return repr(value)

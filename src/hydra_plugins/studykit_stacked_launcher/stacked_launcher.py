@@ -122,6 +122,7 @@ class StackedLauncher(Launcher):
         from studykit.stacking.pays import stacked_step_ratio
 
         records = {}
+        launcher = self.config.hydra.launcher
         for group in groups:
             if len(group) < 2:
                 continue
@@ -131,13 +132,14 @@ class StackedLauncher(Launcher):
                     for number in group
                 }
                 cap = self.max_members or members_that_fit(members[group[0]])
+                ratio = None  # a stacked step's time over the jobs' own, measured on the group's first part
                 for start in range(0, len(group), cap):
                     numbers = group[start : start + cap]
                     part = [members.pop(number) for number in numbers]  # built part by part, then let go
                     if len(part) < 2:
                         continue
-                    launcher = self.config.hydra.launcher
-                    ratio = stacked_step_ratio(part, launcher) if self.stack_if == "faster" else None
+                    if self.stack_if == "faster" and start == 0:
+                        ratio = stacked_step_ratio(part, launcher)
                     if ratio is not None and ratio >= 1:
                         log.info(
                             f"jobs {_numbers(numbers)} train one by one: a stacked step took {ratio:.2f}x their own"

@@ -34,14 +34,18 @@ def to_tensorboard(loggers: list, tag: str, encoded: bytes, step: int) -> None:
     """A PNG image, as written to its file, to every TensorBoard logger as it is: add_image would convert,
     resize and encode its pixels again, which took longer than drawing a confusion matrix."""
     from lightning.pytorch.loggers import TensorBoardLogger
+
+    boards = [logger.experiment for logger in loggers if isinstance(logger, TensorBoardLogger)]
+    if not boards:
+        return
     from tensorboard.compat.proto.summary_pb2 import Summary
 
-    width, height = Image.open(io.BytesIO(encoded)).size
-    image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=encoded)
+    picture = Image.open(io.BytesIO(encoded))
+    width, height = picture.size
+    image = Summary.Image(height=height, width=width, colorspace=len(picture.getbands()), encoded_image_string=encoded)
     summary = Summary(value=[Summary.Value(tag=tag, image=image)])
-    for logger in loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger.experiment._get_file_writer().add_summary(summary, step)
+    for board in boards:
+        board._get_file_writer().add_summary(summary, step)  # what add_image itself does with its summary
 
 
 def gif(frames: list[bytes], seconds_per_frame: float) -> bytes:

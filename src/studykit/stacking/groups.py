@@ -5,6 +5,7 @@ trainer) makes another group."""
 
 import json
 
+import torch
 from omegaconf import DictConfig
 
 from studykit.outputs.settings import flat_settings, names_a_place
@@ -42,7 +43,7 @@ def why_alone(cfg: DictConfig) -> str | None:
     trainer = cfg.trainer
     if "ddp" in str(trainer.get("strategy", "")) or trainer.get("devices", 1) not in (1, "auto"):
         return "it runs on several devices"
-    if trainer.get("accelerator", "cpu") not in ("cpu", "auto") or str(cfg.data.get("device", "auto")) == "cuda":
+    if _on_a_gpu(str(trainer.get("accelerator", "auto"))) or str(cfg.data.get("device", "auto")) == "cuda":
         return "groups train on the CPU"
     if str(trainer.get("precision", "32-true")) not in ("32", "32-true") or trainer.get("plugins"):
         return "it trains in another precision"
@@ -74,6 +75,11 @@ def why_alone(cfg: DictConfig) -> str | None:
     if extra:
         return f"its callbacks {', '.join(sorted(extra))} would not see it train"
     return None
+
+
+def _on_a_gpu(accelerator: str) -> bool:
+    """Whether Lightning would train a single run with this accelerator on a GPU (its default is auto)."""
+    return accelerator not in ("cpu", "auto") or (accelerator == "auto" and torch.cuda.is_available())
 
 
 def stack_groups(keys: dict[int, str | None]) -> list[list[int]]:

@@ -1,12 +1,12 @@
 """Whether a group trains faster stacked than its members one by one.
 
-An MLP stacks through batched matrix products with its gradients written out, which saves most of what a small
-MLP's step costs besides its arithmetic (README "Speed": 20 digits seeds, 8 MNIST seeds), so its groups always
-stack. Other networks stack through vmap, which runs the members' convolutions as one grouped convolution and
-can cost more than their own steps: on this project's 2-core CPU machine a stacked step of two MNIST ConvNets
-(net_1) took 1.24x their own steps' time, and of two of study C's TextCNNs 1.24x (README "Speed"). So such a
-group first times a few of its training steps both ways, on copies of its members, each on the threads it
-would train with.
+An MLP stacks through batched matrix products (with its gradients written out for ReLU, tanh and sigmoid
+layers), which saves most of what a small MLP's step costs besides its arithmetic (README "Speed": 20 digits
+seeds, 8 MNIST seeds), so its groups always stack. Other networks stack through vmap, which runs the members'
+convolutions as one grouped convolution and can cost more than their own steps: on this project's 2-core CPU
+machine a stacked step of two MNIST ConvNets (net_1) took 1.24x their own steps' time, and of two of study C's
+TextCNNs 1.24x (README "Speed"). So such a group first times a few of its training steps both ways, on copies
+of its members, each on the threads it would train with: at least eight steps each way.
 """
 
 import copy
@@ -19,14 +19,13 @@ from omegaconf import DictConfig
 from studykit.classifier import loss
 from studykit.run.threads import choose_threads, forward_flops, set_threads
 from studykit.stacking.fit import Member, Stack, batched_forward, transformed
-from studykit.steps.written_step import written_step
 
-ROUND_SECONDS = 0.1  # each way, twice, alternating: a few tenths of a second against a group's minutes
+ROUND_SECONDS = 0.1  # at least, each way, twice, alternating
 
 
 def stacked_step_ratio(members: list[Member], launcher: DictConfig) -> float | None:
-    """A stacked training step's time per member over one member's step alone (below 1: stacking pays); None
-    for an MLP, which is not measured."""
+    """A stacked training step's time per member over one member's step alone, to two decimals (below 1:
+    stacking pays); None for an MLP, which is not measured."""
     for member in members:
         member.build()
     first = members[0]
@@ -48,22 +47,16 @@ def stacked_step_ratio(members: list[Member], launcher: DictConfig) -> float | N
         for step, thread_count in zip((alone, stacked), threads, strict=True):
             set_threads(thread_count)
             seconds[step].append(_seconds_per_call(step))
-    return min(seconds[stacked]) / len(members) / min(seconds[alone])
+    return round(min(seconds[stacked]) / len(members) / min(seconds[alone]), 2)
 
 
 def _step_alone(member: Member, batch: tuple) -> Callable[[], None]:
-    """One training step of a copy of `member` as its single run takes it."""
+    """One training step of a copy of `member` as its single run takes it (autograd's: not an MLP)."""
     network = copy.deepcopy(member.network)
     optimizer = member.classifier.optimizer_factory(network.parameters())
-    written = (
-        written_step(network, optimizer)[0] if member.cfg.get("classifier", {}).get("step", "auto") == "auto" else None
-    )
 
     def step() -> None:
         inputs, targets = member.datamodule.transform(batch, training=False)
-        if written is not None:
-            written(inputs, targets)
-            return
         optimizer.zero_grad()
         loss(network(inputs), targets).backward()
         optimizer.step()
