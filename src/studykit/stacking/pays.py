@@ -4,8 +4,8 @@ An MLP stacks through batched matrix products (with its gradients written out fo
 layers), which saves most of what a small MLP's step costs besides its arithmetic (README "Speed": 20 digits
 seeds, 8 MNIST seeds), so its groups always stack. Other networks stack through vmap, which runs the members'
 convolutions as one grouped convolution and can cost more than their own steps: on this project's 2-core CPU
-machine a stacked step of two MNIST ConvNets (net_1) took 1.24x their own steps' time, and of two of study C's
-TextCNNs 1.24x (README "Speed"). So such a group first times a few of its training steps both ways, on copies
+machine a stacked step of two MNIST ConvNets (net_1) took 1.15-1.24x their own steps' time, and of two of
+study C's TextCNNs 1.18-1.24x (README "Speed"). So such a group first times a few of its training steps both ways, on copies
 of its members, each on the threads it would train with: at least eight steps each way.
 """
 
