@@ -5,8 +5,8 @@ layers), which saves most of what a small MLP's step costs besides its arithmeti
 seeds, 8 MNIST seeds), so its groups always stack. Other networks stack through vmap, which runs the members'
 convolutions as one grouped convolution and can cost more than their own steps: on this project's 2-core CPU
 machine a stacked step of two MNIST ConvNets (net_1) took 1.15-1.24x their own steps' time, and of two of
-study C's TextCNNs 1.18-1.24x (README "Speed"). So such a group first times a few of its training steps both ways, on copies
-of its members, each on the threads it would train with: at least eight steps each way.
+study C's TextCNNs 1.18-1.24x (README "Speed"). So such a group first times a few of its training steps both
+ways, on copies of its members, each on the threads it would train with: at least eight steps each way.
 """
 
 import copy
