@@ -111,6 +111,7 @@ def test_each_member_keeps_its_optimizer_settings_and_fails_alone(tmp_path):
         ("max_members=1", "max_members=1 is invalid: must be null or an integer >= 2"),
         ("max_members=true", "max_members=true is invalid: must be null or an integer >= 2"),
         ("stack_if=sometimes", "stack_if='sometimes' is invalid: accepted: faster, always"),
+        ("processes=0", "processes=0 is invalid: must be null or an integer >= 1"),
     ],
 )
 def test_a_bad_launcher_setting_is_one_line_before_any_job(tmp_path, setting, line):

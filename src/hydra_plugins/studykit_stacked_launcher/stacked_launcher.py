@@ -25,14 +25,23 @@ STACK_IF = ("faster", "always")
 
 
 class StackedLauncher(Launcher):
-    def __init__(self, max_members: int | None = None, stack_if: str = "faster", slurm: Launcher | None = None):
+    def __init__(
+        self,
+        max_members: int | None = None,
+        stack_if: str = "faster",
+        processes: int | None = None,
+        slurm: Launcher | None = None,
+    ):
         """`max_members`: the most jobs one group trains at once (null: as many as a quarter of the free memory
         holds); a larger group is split. `stack_if`: `faster` trains a group whose network is not an MLP one job
         after another where a few steps timed both ways say stacking is slower (studykit.stacking.pays);
-        `always` stacks it regardless. `slurm`: the project's SLURM launcher (hydra/launcher=stacked_slurm):
-        each group, and each job that trains alone, is then one SLURM job; None: all here, one after another."""
-        self.max_members, self.stack_if = max_members, stack_if
+        `always` stacks it regardless. `processes`: how many processes share the groups' parts, side by side
+        (studykit.stacking.lanes; null: one per idle core; 1: all in this one). `slurm`: the project's SLURM
+        launcher (hydra/launcher=stacked_slurm): each group, and each job that trains alone, is then one SLURM job;
+        None: all here, one after another."""
+        self.max_members, self.stack_if, self.processes = max_members, stack_if, processes
         self.slurm = slurm
+        self.members: dict = {}
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
@@ -45,6 +54,10 @@ class StackedLauncher(Launcher):
         if self.max_members is not None and not (is_int(self.max_members) and self.max_members >= 2):
             error = ConfigError("hydra.launcher.max_members", self.max_members, "must be null or an integer >= 2")
             print(f"error: {error}", file=sys.stderr)  # as the checks before Hydra report
+            sys.exit(2)
+        if self.processes is not None and not (is_int(self.processes) and self.processes >= 1):
+            error = ConfigError("hydra.launcher.processes", self.processes, "must be null or an integer >= 1")
+            print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
         if self.stack_if not in STACK_IF:
             error = ConfigError("hydra.launcher.stack_if", self.stack_if, "accepted: " + ", ".join(STACK_IF))
@@ -73,27 +86,68 @@ class StackedLauncher(Launcher):
         return self._run_on_slurm(jobs, groups)
 
     def _run(self, jobs: dict, groups: list[list[int]]) -> list[JobReturn]:
-        """The groups trained, then each job run as a single run replaying its part (a job alone trains)."""
+        """The groups trained, then each job run as a single run replaying its part (a job alone trains). Where
+        the parts can be shared among processes (studykit.stacking.lanes), each further share is trained and
+        run in a process of its own, side by side, and the jobs alone run here after this process's share."""
         from studykit.run import stopping
-        from studykit.stacking.replay import replaying
+        from studykit.run.failures import stop
+        from studykit.run.stopping import StopRequested
+        from studykit.stacking import lanes
 
         stopping.install()  # a stop while a group trains ends the sweep with its report, as during a job
-        records = self._train_groups(jobs, groups)
-        runs = []
-        for number, (overrides, sweep_config, _) in jobs.items():
+        parts = self._parts(jobs, groups)
+        shares = lanes.spread(parts, self._processes()) if parts else []
+        if len(shares) < 2:
+            return list(self._run_jobs(jobs, list(jobs), self._train_parts(jobs, parts, processes=1)).values())
+        numbers = [sorted(number for part in share for number in part) for share in shares]
+        side = []
+        for index, share in enumerate(shares[1:], start=1):
+            log.info(f"jobs {_numbers(numbers[index])} train in process {index + 1} of {len(shares)}; its lines follow")
+            work = lambda share=share: list(self._share(jobs, share, len(shares)).values())  # noqa: E731
+            side.append(lanes.fork(numbers[index], work))
+        runs = self._share(jobs, shares[0], len(shares))
+        in_shares = {number for share in numbers for number in share}
+        runs |= self._run_jobs(jobs, [number for number in jobs if number not in in_shares], {})
+        for lane in side:
+            returns = lanes.collect(lane)
+            if signum := stopping.requested():
+                stop(StopRequested(signum, f"while jobs {_numbers(lane.numbers)} trained"), single_run=False)
+            runs |= dict(zip(lane.numbers, returns, strict=True)) if returns else self._run_jobs(jobs, lane.numbers, {})
+        return [runs[number] for number in sorted(runs)]
+
+    def _share(self, jobs: dict, share: list[list[int]], processes: int) -> dict[int, JobReturn]:
+        """The parts of `share` trained on this process's share of the cores (one of `processes`), then their
+        jobs run."""
+        numbers = sorted(number for part in share for number in part)
+        return self._run_jobs(jobs, numbers, self._train_parts(jobs, share, processes))
+
+    def _run_jobs(self, jobs: dict, numbers: list[int], records: dict) -> dict[int, JobReturn]:
+        """Each of `numbers` run as a single run, replaying its record where it has one."""
+        from studykit.stacking.replay import replaying
+
+        runs = {}
+        for number in numbers:
+            overrides, sweep_config, _ = jobs[number]
             log.info(f"\t#{number} : {' '.join(filter_overrides(overrides))}")
             with replaying(records.get(number)):
-                runs.append(
-                    run_job(
-                        hydra_context=self.hydra_context,
-                        task_function=self.task_function,
-                        config=sweep_config,
-                        job_dir_key="hydra.sweep.dir",
-                        job_subdir_key="hydra.sweep.subdir",
-                    )
+                runs[number] = run_job(
+                    hydra_context=self.hydra_context,
+                    task_function=self.task_function,
+                    config=sweep_config,
+                    job_dir_key="hydra.sweep.dir",
+                    job_subdir_key="hydra.sweep.subdir",
                 )
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return runs
+
+    def _processes(self) -> int:
+        """How many processes share the parts: hydra.launcher.processes, else one per idle core."""
+        from studykit.run.threads import idle_cores
+        from studykit.stacking.lanes import can_fork
+
+        if not can_fork():
+            return 1
+        return self.processes or idle_cores()
 
     def _run_on_slurm(self, jobs: dict, groups: list[list[int]]) -> list[JobReturn]:
         """One SLURM job per group (all of them one array), each running `_run` for its jobs."""
@@ -114,47 +168,61 @@ class StackedLauncher(Launcher):
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return self._run(jobs, [list(jobs)])
 
-    def _train_groups(self, jobs: dict, groups: list[list[int]]) -> dict:
-        """Every group of more than one job trained; job number -> what its run replays."""
-        from studykit.run.failures import stop
-        from studykit.run.stopping import StopRequested
-        from studykit.stacking.fit import Member, fit_group, members_that_fit
-        from studykit.stacking.pays import stacked_step_ratio
+    def _parts(self, jobs: dict, groups: list[list[int]]) -> list[list[int]]:
+        """The groups of more than one job, each cut into parts of at most hydra.launcher.max_members jobs (null:
+        as many as memory holds); a group that cannot be built runs one job after another."""
+        from studykit.stacking.fit import members_that_fit
 
-        records = {}
-        launcher = self.config.hydra.launcher
+        parts = []
         for group in groups:
             if len(group) < 2:
                 continue
             try:
-                members = {
-                    number: Member(number, jobs[number][2], environment=_environment(jobs[number][1]))
-                    for number in group
-                }
-                cap = self.max_members or members_that_fit(members[group[0]])
-                ratio = None  # a stacked step's time over the jobs' own, measured on the group's first part
-                for start in range(0, len(group), cap):
-                    numbers = group[start : start + cap]
-                    part = [members.pop(number) for number in numbers]  # built part by part, then let go
-                    if len(part) < 2:
-                        continue
-                    if self.stack_if == "faster" and start == 0:
-                        ratio = stacked_step_ratio(part, launcher)
-                    if ratio is not None and ratio >= 1:
-                        log.info(
-                            f"jobs {_numbers(numbers)} train one by one: a stacked step took {ratio:.2f}x their own"
-                            " steps' time (hydra.launcher.stack_if=always stacks them)"
-                        )
-                        continue
-                    measured = f" (a stacked step {ratio:.2f}x their own steps' time)" if ratio is not None else ""
+                first = self._member(jobs, group[0])
+                cap = self.max_members or members_that_fit(first)
+            except Exception as error:  # each job then runs alone and meets the same problem in its own run
+                log.warning(f"warning: jobs {_numbers(group)} run one by one: {type(error).__name__}: {error}")
+                continue
+            parts += [group[start : start + cap] for start in range(0, len(group), cap)]
+        return [part for part in parts if len(part) >= 2]
+
+    def _member(self, jobs: dict, number: int):
+        """Job `number` as a group member, made once (the first of a group is built to size the parts)."""
+        from studykit.stacking.fit import Member
+
+        if number not in self.members:
+            self.members[number] = Member(number, jobs[number][2], environment=_environment(jobs[number][1]))
+        return self.members[number]
+
+    def _train_parts(self, jobs: dict, parts: list[list[int]], processes: int) -> dict:
+        """Every part trained as one group (`processes`: how many share the cores); job number -> what its run
+        replays."""
+        from studykit.run.failures import stop
+        from studykit.run.stopping import StopRequested
+        from studykit.stacking.fit import fit_group
+        from studykit.stacking.pays import stacked_step_ratio
+
+        records = {}
+        launcher = self.config.hydra.launcher
+        for numbers in parts:
+            try:
+                part = [self._member(jobs, number) for number in numbers]
+                ratio = stacked_step_ratio(part, launcher) if self.stack_if == "faster" else None
+                if ratio is not None and ratio >= 1:
                     log.info(
-                        f"stacking jobs {_numbers(numbers)}: {_differences([jobs[n][0] for n in numbers])}{measured}"
+                        f"jobs {_numbers(numbers)} train one by one: a stacked step took {ratio:.2f}x their own"
+                        " steps' time (hydra.launcher.stack_if=always stacks them)"
                     )
-                    records |= fit_group(part, launcher)
+                    continue
+                measured = f" (a stacked step {ratio:.2f}x their own steps' time)" if ratio is not None else ""
+                log.info(f"stacking jobs {_numbers(numbers)}: {_differences([jobs[n][0] for n in numbers])}{measured}")
+                records |= fit_group(part, launcher, processes)
+                for number in numbers:  # let go of its data and weights
+                    self.members.pop(number, None)
             except StopRequested as error:
                 stop(error, single_run=False)
             except Exception as error:  # each job then runs alone and meets the same problem in its own run
-                log.warning(f"warning: jobs {_numbers(group)} run one by one: {type(error).__name__}: {error}")
+                log.warning(f"warning: jobs {_numbers(numbers)} run one by one: {type(error).__name__}: {error}")
         return records
 
     def _key(self, sweep_config: DictConfig, task: DictConfig) -> str | None:

@@ -13,7 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from studykit.errors import ConfigError, DataError, TrainingDiverged
-from studykit.run import files
+from studykit.run import files, stopping
 from studykit.run.locks import DirInUse
 from studykit.run.ranks import process_rank
 from studykit.run.stopping import StopRequested
@@ -67,8 +67,13 @@ def reported_as_one_line(output_dir: Path, on_failure: Callable[[], None] = lamb
 
 
 def stop(error: StopRequested, single_run: bool) -> None:
-    """Ends the process for a stop signal with its one line; a sweep writes its report of what finished first."""
+    """Ends the process for a stop signal with its one line; a sweep writes its report of what finished first,
+    once its side processes (studykit.stacking.lanes) have stopped too. A side process ends without either: its
+    launcher says them."""
+    if stopping.is_side_process():
+        sys.exit(128 + error.signum)
     log.error(f"error: {error}")
+    stopping.end_side_processes()
     if not single_run:
         from studykit.report.callback import end_of_sweep
 

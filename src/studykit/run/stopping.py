@@ -4,14 +4,19 @@ The run finishes the epoch under way, saves its checkpoint there (`PeriodicCheck
 and exit status 128 + the signal's number, so the same command continues it exactly; a sweep then writes the
 report of what finished and ends too. A second signal ends the process at once (its last checkpoint stays).
 These handlers replace Lightning's own SIGTERM handler while fitting, which would stop mid-epoch with exit
-status 0, as if the run had succeeded.
+status 0, as if the run had succeeded. A process a launcher forked for part of its sweep (studykit.stacking.lanes)
+gets the launcher's signal passed on, and stops without the line and the report, which the launcher gives.
 """
 
+import os
 import signal
 import threading
+from collections.abc import Callable
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _received: list[int] = []
+_side_processes: dict[int, Callable[[], object]] = {}  # pid -> what waits for it and shows its lines
+_side = []
 
 
 class StopRequested(RuntimeError):
@@ -33,7 +38,36 @@ def requested() -> int | None:
     return _received[0] if _received else None
 
 
+def add_side_process(pid: int, end: Callable[[], object]) -> None:
+    """A signal this process gets is passed on to process `pid`; `end()` waits for it (before a stop's report)."""
+    _side_processes[pid] = end
+
+
+def remove_side_process(pid: int) -> None:
+    _side_processes.pop(pid, None)
+
+
+def end_side_processes() -> None:
+    """Waits for every side process (each got this process's stop signal), as `end` of each says."""
+    for end in list(_side_processes.values()):
+        end()
+
+
+def in_side_process() -> None:
+    """This process works for a launcher that says what a stop means (a process forked for a part of its sweep)."""
+    _side.append(True)
+
+
+def is_side_process() -> bool:
+    return bool(_side)
+
+
 def _note(signum: int, frame) -> None:
+    for pid in list(_side_processes):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
     if _received:  # asked twice: stop now, as without these handlers
         signal.signal(signum, signal.SIG_DFL)
         signal.raise_signal(signum)

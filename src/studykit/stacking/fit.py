@@ -109,8 +109,9 @@ def members_that_fit(member: Member) -> int:
     return max(2, int(free / 4 / (data + 6 * weights)))
 
 
-def fit_group(members: list[Member], launcher: DictConfig) -> dict[int, MemberRecord]:
-    """Trains `members` (built here where they are not yet) as one; each member's number -> its record."""
+def fit_group(members: list[Member], launcher: DictConfig, processes: int = 1) -> dict[int, MemberRecord]:
+    """Trains `members` (built here where they are not yet) as one, on the threads the rule gives a process of
+    `processes` sharing the cores (studykit.stacking.lanes); each member's number -> its record."""
     for member in members:
         member.build()
     numbers = [member.number for member in members]
@@ -120,7 +121,7 @@ def fit_group(members: list[Member], launcher: DictConfig) -> dict[int, MemberRe
         torch.use_deterministic_algorithms(True, warn_only=deterministic == "warn")
     example, _ = first.datamodule.transform(tuple(t[:1] for t in first.datamodule.splits["train"]), training=False)
     flops = forward_flops(first.network, example) * first.datamodule.batch_size * len(members)
-    set_threads(first.cfg.threads or choose_threads(flops, launcher))
+    set_threads(first.cfg.threads or choose_threads(flops, launcher, processes))
     stack = Stack(members)
     for member in members:
         member.record.step = stack.step_line
