@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import QUIET, ROOT, outcome, run_script
+from conftest import QUIET, ROOT, outcome, requires_real, run_script
 from studykit.stacking.lanes import spread
 
 SIX = ["-m", "seed=range(0,6)", "hydra/launcher=stacked"]
@@ -174,3 +174,21 @@ def test_a_second_process_that_dies_leaves_its_jobs_to_the_launcher(tmp_path):
     assert "warning: the process of jobs 3-5 ended with status -9 before its results; they run here, one by one" in text
     assert "6 runs, 0 not finished" in text
     close_to(outcomes(sweep), uninterrupted(tmp_path), LONG_RUN_TOLERANCE)
+
+
+@pytest.mark.slow
+@requires_real("mnist")
+def test_a_process_forked_after_loading_images_trains_its_share(tmp_path, real_data_dir):
+    """The launcher loads a large data set before it forks (the first member sizes the parts) on one thread:
+    OpenMP's threads, once started, would leave the forked process waiting forever in its first parallel op."""
+    mnist = ["-m", "data=mnist", "model.hidden=32", "trainer.max_epochs=1", "seed=range(0,6)", "hydra/launcher=stacked"]
+    result = run_script(
+        "train.py",
+        *mnist,
+        "hydra.launcher.processes=2",
+        log_dir=tmp_path,
+        env={"DATA_DIR": str(real_data_dir)},
+        timeout=300,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "jobs 3, 4, 5 train in process 2 of 2" in result.stdout and "6 runs, 0 not finished" in result.stdout

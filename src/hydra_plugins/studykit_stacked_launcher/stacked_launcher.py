@@ -92,11 +92,14 @@ class StackedLauncher(Launcher):
         from studykit.run import stopping
         from studykit.run.failures import stop
         from studykit.run.stopping import StopRequested
+        from studykit.run.threads import set_threads
         from studykit.stacking import lanes
 
         stopping.install()  # a stop while a group trains ends the sweep with its report, as during a job
+        if lanes.can_fork():  # until then: OpenMP's threads, once started, do not work in a forked process
+            set_threads(1)
         parts = self._parts(jobs, groups)
-        shares = lanes.spread(parts, self._processes()) if parts else []
+        shares = lanes.spread(parts, self._processes(parts))
         if len(shares) < 2:
             return list(self._run_jobs(jobs, list(jobs), self._train_parts(jobs, parts, processes=1)).values())
         numbers = [sorted(number for part in share for number in part) for share in shares]
@@ -140,12 +143,13 @@ class StackedLauncher(Launcher):
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return runs
 
-    def _processes(self) -> int:
-        """How many processes share the parts: hydra.launcher.processes, else one per idle core."""
+    def _processes(self, parts: list[list[int]]) -> int:
+        """How many processes share `parts`: hydra.launcher.processes, else one per idle core (1 where one part
+        is too small to halve)."""
         from studykit.run.threads import idle_cores
-        from studykit.stacking.lanes import can_fork
+        from studykit.stacking.lanes import MIN_PART, can_fork
 
-        if not can_fork():
+        if not can_fork() or (len(parts) < 2 and sum(map(len, parts)) < 2 * MIN_PART):
             return 1
         return self.processes or idle_cores()
 
@@ -217,12 +221,13 @@ class StackedLauncher(Launcher):
                 measured = f" (a stacked step {ratio:.2f}x their own steps' time)" if ratio is not None else ""
                 log.info(f"stacking jobs {_numbers(numbers)}: {_differences([jobs[n][0] for n in numbers])}{measured}")
                 records |= fit_group(part, launcher, processes)
-                for number in numbers:  # let go of its data and weights
-                    self.members.pop(number, None)
             except StopRequested as error:
                 stop(error, single_run=False)
             except Exception as error:  # each job then runs alone and meets the same problem in its own run
                 log.warning(f"warning: jobs {_numbers(numbers)} run one by one: {type(error).__name__}: {error}")
+            finally:
+                for number in numbers:  # its data and weights let go
+                    self.members.pop(number, None)
         return records
 
     def _key(self, sweep_config: DictConfig, task: DictConfig) -> str | None:
