@@ -16,7 +16,7 @@ from conftest import QUIET, ROOT, outcome, requires_real, run_script
 from studykit.stacking.lanes import spread
 
 SIX = ["-m", "seed=range(0,6)", "hydra/launcher=stacked"]
-LONG = ["trainer.max_epochs=300", "callbacks.early_stopping.patience=1000"]
+LONG = ["trainer.max_epochs=300", "callbacks.early_stopping.patience=1000", "hydra.launcher.processes=2"]
 LONG_RUN_TOLERANCE = 3e-4  # a job trained alone against stacked, over 300 epochs (tests/test_stacked.py)
 
 
@@ -124,7 +124,6 @@ def uninterrupted(tmp_path: Path) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: the launcher forks no second process")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
 def test_a_stop_or_kill_ends_both_processes_and_the_same_command_continues(tmp_path, signum):
     """SIGTERM to the launcher while both processes train: one line, status 143, the second process ends too
@@ -163,7 +162,6 @@ def close_to(ours: dict, theirs: dict, tolerance: float) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: the launcher forks no second process")
 def test_a_second_process_that_dies_leaves_its_jobs_to_the_launcher(tmp_path):
     sweep = tmp_path / "sweep"
     process, output = start(sweep, tmp_path)
