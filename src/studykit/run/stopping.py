@@ -54,8 +54,10 @@ def end_side_processes() -> None:
 
 
 def in_side_process() -> None:
-    """This process works for a launcher that says what a stop means (a process forked for a part of its sweep)."""
+    """This process works for a launcher that says what a stop means (a process forked for a part of its sweep);
+    the launcher's other side processes, known here from before the fork, are the launcher's to signal."""
     _side.append(True)
+    _side_processes.clear()
 
 
 def is_side_process() -> bool:
