@@ -102,7 +102,7 @@ class StackedLauncher(Launcher):
         shares = lanes.spread(parts, self._processes(parts))
         if len(shares) < 2:
             return list(self._run_jobs(jobs, list(jobs), self._train_parts(jobs, parts, processes=1)).values())
-        numbers = [sorted(number for part in share for number in part) for share in shares]
+        numbers = [_jobs_of(share) for share in shares]
         side = []
         for index, share in enumerate(shares[1:], start=1):
             log.info(f"jobs {_numbers(numbers[index])} train in process {index + 1} of {len(shares)}; its lines follow")
@@ -121,8 +121,7 @@ class StackedLauncher(Launcher):
     def _share(self, jobs: dict, share: list[list[int]], processes: int) -> dict[int, JobReturn]:
         """The parts of `share` trained on this process's share of the cores (one of `processes`), then their
         jobs run."""
-        numbers = sorted(number for part in share for number in part)
-        return self._run_jobs(jobs, numbers, self._train_parts(jobs, share, processes))
+        return self._run_jobs(jobs, _jobs_of(share), self._train_parts(jobs, share, processes))
 
     def _run_jobs(self, jobs: dict, numbers: list[int], records: dict) -> dict[int, JobReturn]:
         """Each of `numbers` run as a single run, replaying its record where it has one."""
@@ -144,12 +143,12 @@ class StackedLauncher(Launcher):
         return runs
 
     def _processes(self, parts: list[list[int]]) -> int:
-        """How many processes share `parts`: hydra.launcher.processes, else one per idle core (1 where one part
-        is too small to halve)."""
+        """How many processes share `parts`: hydra.launcher.processes, else one per idle core (1 where they make
+        one share whatever the count)."""
         from studykit.run.threads import idle_cores
-        from studykit.stacking.lanes import MIN_PART, can_fork
+        from studykit.stacking.lanes import can_fork, could_share
 
-        if not can_fork() or (len(parts) < 2 and sum(map(len, parts)) < 2 * MIN_PART):
+        if not can_fork() or not could_share(parts):
             return 1
         return self.processes or idle_cores()
 
@@ -204,14 +203,19 @@ class StackedLauncher(Launcher):
         from studykit.run.failures import stop
         from studykit.run.stopping import StopRequested
         from studykit.stacking.fit import fit_group
+        from studykit.stacking.groups import group_key
         from studykit.stacking.pays import stacked_step_ratio
 
         records = {}
+        ratios = {}  # a stacked step's time over the jobs' own, measured on a group's first part here
         launcher = self.config.hydra.launcher
         for numbers in parts:
             try:
                 part = [self._member(jobs, number) for number in numbers]
-                ratio = stacked_step_ratio(part, launcher) if self.stack_if == "faster" else None
+                key = group_key(jobs[numbers[0]][2])
+                if self.stack_if == "faster" and key not in ratios:
+                    ratios[key] = stacked_step_ratio(part, launcher)
+                ratio = ratios.get(key)
                 if ratio is not None and ratio >= 1:
                     log.info(
                         f"jobs {_numbers(numbers)} train one by one: a stacked step took {ratio:.2f}x their own"
@@ -262,6 +266,11 @@ def task_config(sweep_config: DictConfig) -> DictConfig:
     task = OmegaConf.masked_copy(sweep_config, [key for key in sweep_config.keys() if key != "hydra"])
     OmegaConf.resolve(task)
     return task
+
+
+def _jobs_of(share: list[list[int]]) -> list[int]:
+    """The job numbers of a share's parts, in order."""
+    return sorted(number for part in share for number in part)
 
 
 def _numbers(group: list[int]) -> str:

@@ -8,6 +8,7 @@ status 0, as if the run had succeeded. A process a launcher forked for part of i
 gets the launcher's signal passed on, and stops without the line and the report, which the launcher gives.
 """
 
+import contextlib
 import os
 import signal
 import threading
@@ -66,10 +67,8 @@ def is_side_process() -> bool:
 
 def _note(signum: int, frame) -> None:
     for pid in list(_side_processes):
-        try:
+        with contextlib.suppress(ProcessLookupError):  # ended already, not yet collected
             os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
     if _received:  # asked twice: stop now, as without these handlers
         signal.signal(signum, signal.SIG_DFL)
         signal.raise_signal(signum)

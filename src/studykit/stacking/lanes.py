@@ -30,7 +30,7 @@ def spread(parts: list[list[int]], processes: int) -> list[list[list[int]]]:
     parts = [list(part) for part in parts]
     while len(parts) < processes:
         largest = max(parts, key=len, default=[])
-        if len(largest) < 2 * MIN_PART:
+        if len(largest) < 2 * MIN_PART:  # as `could_share` says
             break
         index, half = parts.index(largest), (len(largest) + 1) // 2
         parts[index : index + 1] = [largest[:half], largest[half:]]
@@ -38,6 +38,11 @@ def spread(parts: list[list[int]], processes: int) -> list[list[list[int]]]:
     for part in sorted(parts, key=len, reverse=True):  # the largest first, each to the share with fewest members
         min(shares, key=lambda share: sum(map(len, share))).append(part)
     return sorted((sorted(share) for share in shares), key=lambda share: share[0][0])
+
+
+def could_share(parts: list[list[int]]) -> bool:
+    """Whether `spread` could make more than one share of `parts`: several parts, or one it halves."""
+    return len(parts) >= 2 or (len(parts) == 1 and len(parts[0]) >= 2 * MIN_PART)
 
 
 def can_fork() -> bool:
